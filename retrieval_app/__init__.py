@@ -1,0 +1,3 @@
+"""Lookalike: find similar images in your own photo folders."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The `lookalike` command line, a thin layer over `retrieval_app.core` and `trainer`."""

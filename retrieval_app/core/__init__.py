@@ -1,0 +1,1 @@
+"""Lookalike's engine: catalogue, embeddings, indexes and search, with no GUI dependency."""

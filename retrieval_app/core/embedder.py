@@ -1,0 +1,152 @@
+"""Turn image files into vectors: decoding in a thread pool overlaps batched inference.
+
+Pillow and torch release the GIL while they work, so decode threads and the inference thread
+share the cores; torch's intra-op threads and the decode workers are sized together once so
+they do not oversubscribe a small machine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from trainer.checkpoint import load_model, model_fingerprint
+from trainer.model import EmbeddingNet
+from trainer.transforms import eval_transform
+
+from .images import ImageLoadError, load_image
+from .progress import CancelToken
+
+DEFAULT_BATCH_SIZE = 32
+
+
+@dataclass
+class EmbeddedBatch:
+    """One batch of results: vectors for the files that decoded, reasons for those that did not."""
+
+    vectors: dict[int, np.ndarray]
+    failures: dict[int, str]
+
+    def __len__(self) -> int:
+        return len(self.vectors) + len(self.failures)
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """`auto` prefers CUDA, then Apple's MPS, then the CPU."""
+    if requested != "auto":
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def configure_threads(decode_workers: int | None = None) -> int:
+    """Give torch the cores and return the decode pool size (set once per process)."""
+    cores = os.cpu_count() or 1
+    workers = decode_workers or max(1, min(4, cores))
+    if torch.get_num_threads() != cores:
+        torch.set_num_threads(cores)
+    return workers
+
+
+class Embedder:
+    """A loaded model plus the preprocessing it was trained with."""
+
+    def __init__(
+        self,
+        spec: str,
+        image_size: int | None = None,
+        device: str = "auto",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        decode_workers: int | None = None,
+    ) -> None:
+        self.spec = spec
+        self.device = pick_device(device)
+        self.batch_size = batch_size
+        self.workers = configure_threads(decode_workers)
+        self.model: EmbeddingNet = load_model(spec, image_size=image_size).to(self.device)
+        if self.device.type == "cpu":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.config = self.model.config
+        self.fingerprint = model_fingerprint(spec, self.config)
+        self._transform = eval_transform(self.config)
+
+    @property
+    def dim(self) -> int:
+        return self.config.output_dim
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        return self._transform(image)
+
+    def load_tensor(self, path: str) -> torch.Tensor:
+        """Decode (draft mode, EXIF-rotated, RGB) and preprocess one file."""
+        return self.preprocess(load_image(path, min_side=self.config.image_size))
+
+    @torch.inference_mode()
+    def embed_tensors(self, batch: torch.Tensor) -> np.ndarray:
+        """Vectors for a batch of preprocessed images (the model alone, for benchmarks too)."""
+        batch = batch.to(self.device, non_blocking=True)
+        if self.device.type == "cpu":
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return self.model(batch).cpu().numpy().astype(np.float32)
+
+    def embed_image(self, image: Image.Image) -> np.ndarray:
+        """One vector for an already decoded image (a pasted query)."""
+        return self.embed_tensors(self.preprocess(image.convert("RGB")).unsqueeze(0))[0]
+
+    def embed_file(self, path: str) -> np.ndarray:
+        """One vector for one file; raises ImageLoadError with a reason."""
+        return self.embed_tensors(self.load_tensor(path).unsqueeze(0))[0]
+
+    def embed_files(
+        self, items: Iterable[tuple[int, str]], cancel: CancelToken | None = None
+    ) -> Iterator[EmbeddedBatch]:
+        """Embed (id, path) pairs in batches; decoding runs ahead in the pool while the model works."""
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="decode") as pool:
+            window: deque[tuple[int, Future]] = deque()
+            source = iter(items)
+            ahead = self.batch_size * 2
+            exhausted = False
+            while True:
+                while not exhausted and len(window) < ahead:
+                    try:
+                        file_id, path = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    window.append((file_id, pool.submit(self.load_tensor, path)))
+                if not window:
+                    return
+                if cancel is not None and cancel.cancelled:
+                    for _, future in window:
+                        future.cancel()
+                    return
+                yield self._next_batch(window)
+
+    def _next_batch(self, window: deque[tuple[int, Future]]) -> EmbeddedBatch:
+        ids: list[int] = []
+        tensors: list[torch.Tensor] = []
+        failures: dict[int, str] = {}
+        while window and len(ids) + len(failures) < self.batch_size:
+            file_id, future = window.popleft()
+            try:
+                tensors.append(future.result())
+                ids.append(file_id)
+            except ImageLoadError as exc:
+                failures[file_id] = str(exc)
+            except (RuntimeError, ValueError, OSError, MemoryError) as exc:
+                failures[file_id] = f"could not be prepared for the model ({type(exc).__name__})"
+        vectors: dict[int, np.ndarray] = {}
+        if tensors:
+            matrix = self.embed_tensors(torch.stack(tensors))
+            vectors = dict(zip(ids, matrix, strict=True))
+        return EmbeddedBatch(vectors, failures)

