@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import library_commands
+from . import library_commands, sets_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     library_commands.register(subparsers)
+    sets_commands.register(subparsers)
     from trainer import cli as trainer_cli
 
     trainer_cli.register(subparsers)

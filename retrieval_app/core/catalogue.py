@@ -219,12 +219,9 @@ class Catalogue:
             )
 
     def reset_vectors(self) -> None:
-        """Mark every embedded or skipped file pending again (the model changed)."""
+        """Mark every embedded file pending again (the model changed; decode failures stay skipped)."""
         with self.transaction() as db:
-            db.execute(
-                "UPDATE files SET status = 'pending', reason = NULL, vector = NULL "
-                "WHERE status IN ('indexed', 'skipped')"
-            )
+            db.execute("UPDATE files SET status = 'pending', vector = NULL WHERE status = 'indexed'")
 
     def apply_scan(
         self,

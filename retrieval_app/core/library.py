@@ -314,8 +314,8 @@ class Library:
     def _embed_pending(
         self, report: IndexReport, progress: ProgressCallback | None, cancel: CancelToken | None
     ) -> None:
+        embedder = self.embedder  # loading it may reset vectors when the model changed
         pending = self.catalogue.pending()
-        embedder = self.embedder
         self.index_for("euclidean")
         meter = ProgressMeter("embedding", len(pending), progress)
         meter.report()
@@ -485,19 +485,23 @@ class Library:
         """Nearest library images to a file or a decoded image; the query file itself is left out."""
         if k is not None and k < 1:
             raise LibraryError("k must be at least 1")
-        if isinstance(query, Image.Image):
-            vector, own_id = self.embedder.embed_image(query), None
-        else:
-            path = os.path.abspath(os.fspath(query))
-            from .images import ImageLoadError
-
-            try:
-                vector = self.embedder.embed_file(path)
-            except ImageLoadError as exc:
-                raise LibraryError(f"cannot use {path} as a query: {exc}") from None
-            row = self.catalogue.file_by_path(path)
-            own_id = row.id if row is not None else None
+        vector, own_id = self.query_vector(query)
         return self.search_vector(vector, k, metric, max_distance, exclude_id=own_id)
+
+    def query_vector(self, query: str | os.PathLike | Image.Image) -> tuple[np.ndarray, int | None]:
+        """Embed a query file or decoded image; also return the query's own catalogue id, if any,
+        so that searches can leave the query itself out of its results."""
+        if isinstance(query, Image.Image):
+            return self.embedder.embed_image(query), None
+        path = os.path.abspath(os.fspath(query))
+        from .images import ImageLoadError
+
+        try:
+            vector = self.embedder.embed_file(path)
+        except ImageLoadError as exc:
+            raise LibraryError(f"cannot use {path} as a query: {exc}") from None
+        row = self.catalogue.file_by_path(path)
+        return vector, (row.id if row is not None else None)
 
     def search_vector(
         self,

@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+
 from trainer.linear_metric import fit_covariance, load_metric, transform_from_metric
 
 METRICS = ("euclidean", "cosine", "mahalanobis", "learned")

@@ -1,0 +1,160 @@
+"""Indexing throughput: the library's pipeline vs the model alone vs a naive loop, in one run.
+
+- pipeline: `Embedder.embed_files` (draft decode + resize in worker threads, ahead of batched inference)
+- model alone: `Embedder.embed_tensors` on pre-decoded tensors at the same batch size
+- naive: open, full decode (no draft), the trainer's `eval_transform`, model on one image at a time
+
+Also measures the decode work per image on one thread, which bounds what overlap can hide on
+a machine where decoding and inference share the same cores.
+
+    python -m benchmarks.indexing --images 1000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from retrieval_app.core.embedder import DEFAULT_BATCH_SIZE, Embedder
+from trainer.backbones import DEFAULT_BACKBONE
+from trainer.transforms import eval_transform
+
+from .common import PHOTO_SIZES, median, save, table, write_photos
+
+SIZES_BY_MP = {round(w * h / 1e6): (w, h) for w, h in PHOTO_SIZES}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000, help="files in the generated library")
+    parser.add_argument("--megapixels", type=int, nargs="+", default=sorted(SIZES_BY_MP), help="mix of sizes")
+    parser.add_argument("--naive-images", type=int, default=120, help="files the (slow) naive loop embeds")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--decode-workers", type=int, help="default: the library's choice")
+    parser.add_argument("--folder", type=Path, help="reuse or keep the generated photos here")
+    parser.add_argument("--name", default="indexing", help="results/NAME.json")
+    return parser.parse_args(argv)
+
+
+def pipeline(embedder: Embedder, paths: list[str]) -> float:
+    """Images per second through `embed_files`, the path `Library.index` uses."""
+    start = time.perf_counter()
+    done = sum(len(batch.vectors) for batch in embedder.embed_files(enumerate(paths)))
+    assert done == len(paths)
+    return done / (time.perf_counter() - start)
+
+
+def model_alone(embedder: Embedder, tensors: torch.Tensor, count: int) -> float:
+    """Images per second of the model on ready tensors, `count` images in batches."""
+    start = time.perf_counter()
+    done = 0
+    while done < count:
+        batch = tensors[: min(embedder.batch_size, count - done)]
+        embedder.embed_tensors(batch)
+        done += len(batch)
+    return done / (time.perf_counter() - start)
+
+
+def naive(embedder: Embedder, paths: list[str]) -> float:
+    """Images per second of the straightforward loop: full decode, torchvision transform, batch of one."""
+    transform = eval_transform(embedder.config)
+    start = time.perf_counter()
+    for path in paths:
+        with Image.open(path) as image:
+            tensor = transform(image.convert("RGB"))
+        embedder.embed_tensors(tensor.unsqueeze(0))
+    return len(paths) / (time.perf_counter() - start)
+
+
+def decode_seconds(embedder: Embedder, paths: list[str]) -> float:
+    """CPU seconds per image of the workers' job (draft decode, resize, crop) on one thread."""
+    start = time.thread_time()
+    for path in paths:
+        embedder.load_pixels(path)
+    return (time.thread_time() - start) / len(paths)
+
+
+def run(args: argparse.Namespace, folder: Path) -> dict:
+    sizes = [SIZES_BY_MP[mp] for mp in args.megapixels]
+    distinct = 16 * len(sizes)
+    print(f"generating {args.images} photos ({', '.join(f'{w}x{h}' for w, h in sizes)}) in {folder} ...")
+    paths = [str(p) for p in write_photos(folder, args.images, sizes, distinct=distinct)]
+    embedder = Embedder(
+        DEFAULT_BACKBONE,
+        image_size=args.image_size,
+        device="cpu",
+        batch_size=args.batch_size,
+        decode_workers=args.decode_workers,
+    )
+    step = max(1, len(paths) // args.naive_images)
+    naive_paths = paths[::step][: args.naive_images]
+    tensors = embedder.normalise(np.stack([embedder.load_pixels(p) for p in paths[: args.batch_size]]))
+    embedder.embed_tensors(tensors)  # warm-up: oneDNN primitives, allocator
+    rates: dict[str, list[float]] = {"pipeline": [], "model_alone": [], "naive": []}
+    decode: list[float] = []
+    for i in range(args.runs):
+        rates["pipeline"].append(pipeline(embedder, paths))
+        rates["model_alone"].append(model_alone(embedder, tensors, len(paths)))
+        rates["naive"].append(naive(embedder, naive_paths))
+        decode.append(decode_seconds(embedder, paths[:distinct]))
+        print(
+            f"run {i + 1}: pipeline {rates['pipeline'][-1]:.1f}  model alone {rates['model_alone'][-1]:.1f}"
+            f"  naive {rates['naive'][-1]:.2f} img/s  decode {decode[-1] * 1e3:.1f} ms/img"
+        )
+    med = {k: median(v) for k, v in rates.items()}
+    decode_s = median(decode)
+    cores = torch.get_num_threads()
+    bound = (1 / med["model_alone"]) / (1 / med["model_alone"] + decode_s / cores)
+    rows = [
+        ["pipeline (embed_files)", rates["pipeline"][-1], med["pipeline"], "1.00"],
+        ["model alone, pre-decoded", rates["model_alone"][-1], med["model_alone"], ""],
+        ["naive loop", rates["naive"][-1], med["naive"], ""],
+    ]
+    print(table(["img/s", "last run", f"median of {args.runs}", ""], rows))
+    ratios = {
+        "pipeline_over_model_alone": med["pipeline"] / med["model_alone"],
+        "pipeline_over_naive": med["pipeline"] / med["naive"],
+        "work_bound_pipeline_over_model_alone": bound,
+    }
+    print(
+        f"pipeline / model alone = {ratios['pipeline_over_model_alone']:.2f} (target >= 0.85); "
+        f"pipeline / naive = {ratios['pipeline_over_naive']:.1f}x (target >= 3)\n"
+        f"decode work {decode_s * 1e3:.1f} CPU ms/img; with decoding sharing {cores} cores the best "
+        f"possible pipeline / model alone is {bound:.2f}"
+    )
+    return {
+        "images": len(paths),
+        "naive_images": len(naive_paths),
+        "sizes": sizes,
+        "batch_size": args.batch_size,
+        "image_size": args.image_size,
+        "decode_workers": embedder.workers,
+        "torch_threads": cores,
+        "runs": rates,
+        "median_img_per_s": med,
+        "decode_cpu_ms_per_image": decode_s * 1e3,
+        "ratios": ratios,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.folder:
+        result = run(args, args.folder)
+    else:
+        with tempfile.TemporaryDirectory(prefix="lookalike-bench-") as tmp:
+            result = run(args, Path(tmp))
+    save(args.name, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Drive the real app on the sample collection and save screenshots of its main screens.
+
+Run under an X server (packaging/screenshots.sh starts Xvfb): it opens a throw-away library,
+indexes the samples, searches, shows the skipped files and fine-tunes briefly, grabbing each
+screen into docs/screenshots/. Settings go to a temporary file, never to the user's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication, QWidget
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from retrieval_app.core.progress import Progress  # noqa: E402
+from retrieval_app.gui.app import create_application  # noqa: E402
+from retrieval_app.gui.finetune import FineTuneDialog  # noqa: E402
+from retrieval_app.gui.folders import SkippedDialog  # noqa: E402
+from retrieval_app.gui.main_window import MainWindow  # noqa: E402
+from retrieval_app.gui.resources import sample_folder  # noqa: E402
+from retrieval_app.gui.results import PathRole  # noqa: E402
+from retrieval_app.gui.settings import AppSettings  # noqa: E402
+from retrieval_app.gui.smoke import wait_for_signal  # noqa: E402
+
+WINDOW_SIZE = (1360, 860)
+QUERY = "cat-mirror.jpg"
+
+
+def settle(seconds: float = 0.3) -> None:
+    """Let layouts, repaints and queued signals finish."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
+def save(widget: QWidget, out: Path, name: str) -> None:
+    settle()
+    path = out / name
+    widget.grab().save(str(path))
+    print(f"saved {path}")
+
+
+def _grab_once_when(condition, grab):
+    """A progress slot that takes one screenshot the first time `condition(progress)` holds."""
+    taken = []
+
+    def check(progress) -> None:
+        if not taken and isinstance(progress, Progress) and condition(progress):
+            taken.append(True)
+            grab()
+
+    return check
+
+
+def wait_for_thumbnails(window: MainWindow, timeout: float = 60) -> None:
+    model = window.results_model
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        rows = [model.index(row) for row in range(model.rowCount())]
+        if all(
+            index.data(Qt.ItemDataRole.DecorationRole) is not None
+            or window.thumbnails.failure(index.data(PathRole))
+            for index in rows
+        ):
+            return
+        settle(0.1)
+
+
+def labelled_copy(samples: Path, target: Path) -> Path:
+    """A labelled folder made from the samples' groups (one sub-folder per original and its copies)."""
+    groups = json.loads((samples / "sets.json").read_text())["groups"]
+    for name, files in groups.items():
+        folder = target / name
+        folder.mkdir(parents=True)
+        for file in files:
+            shutil.copy2(samples / file, folder / file)
+    return target
+
+
+def messy_folder(target: Path, samples: Path) -> Path:
+    """A 'Downloads' folder with a few files that cannot be indexed, for the skipped-files screen."""
+    target.mkdir(parents=True)
+    shutil.copy2(samples / "meadow.jpg", target / "meadow-copy.jpg")
+    (target / "holiday-truncated.jpg").write_bytes((samples / "lake.jpg").read_bytes()[:2000])
+    (target / "empty.png").write_bytes(b"")
+    (target / "notes.webp").write_text("not really an image")
+    return target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--image-size", type=int, default=96)
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    samples = sample_folder() or REPO / "resources" / "samples"
+    app = create_application(sys.argv[:1])
+    with tempfile.TemporaryDirectory(prefix="lookalike-shots-") as tmp:
+        tmp_path = Path(tmp)
+        settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+        settings.thumbnail_size = 150
+        window = MainWindow(settings, tmp_path / "library")
+        window.resize(*WINDOW_SIZE)
+        window.show()
+        window.start()
+        wait_for_signal(window.controller.opened)
+        settle(1.0)
+        save(window, out, "welcome.png")
+
+        grab_while_indexing = _grab_once_when(
+            lambda progress: progress.stage == "embedding" and progress.done >= progress.total // 3,
+            lambda: save(window, out, "indexing.png"),
+        )
+        window.controller.jobProgress.connect(grab_while_indexing)
+        window.add_folders([str(samples)])
+        wait_for_signal(window.controller.jobEnded)
+        window.controller.jobProgress.disconnect(grab_while_indexing)
+        window.use_as_query(str(samples / QUERY))
+        wait_for_signal(window.controller.search.resultsChanged)
+        wait_for_thumbnails(window)
+        save(window, out, "main-window.png")
+
+        window.add_folders([str(messy_folder(tmp_path / "Downloads", samples))])
+        wait_for_signal(window.controller.jobEnded)
+        window.folders.view.setCurrentIndex(window.folders.model.index(0, 0))
+        dialog = SkippedDialog(window.status.skipped, window)
+        dialog.show()
+        save(dialog, out, "skipped-files.png")
+        dialog.close()
+
+        finetune = FineTuneDialog(window.controller, settings, window)
+        finetune.show()
+        finetune.set_folder(str(labelled_copy(samples, tmp_path / "Pictures" / "sample-groups")))
+        wait_for_signal(finetune.scanned)
+        finetune.epochs.setValue(args.epochs)
+        finetune.image_size.setValue(args.image_size)
+        finetune.start_training()
+        wait_for_signal(finetune.trainingEnded, timeout=1800)
+        save(finetune, out, "fine-tune.png")
+        finetune.close()
+        window.close()
+    app.quit()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

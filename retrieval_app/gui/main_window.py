@@ -1,0 +1,547 @@
+"""The main window: query and controls on the left, the results grid on the right.
+
+It only arranges widgets and forwards what the person does to the LibraryController; every
+call into the core happens in the controller's background tasks.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QUrl
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from retrieval_app.core.images import SUPPORTED_SUFFIXES
+
+from .controller import LibraryController, LibraryInfo
+from .drops import QueryCandidate, accepts, candidate_from_mime, candidate_from_path
+from .folders import SkippedDialog
+from .formatting import format_duration, plural
+from .message_bar import MessageBar
+from .resources import app_icon, has_icon_theme, sample_folder
+from .results import PathRole, ResultsModel, ResultsView, ThumbnailDelegate
+from .search_session import QueryInfo
+from .settings import AppSettings
+from .sidebar import LEFT_WIDTH, Sidebar
+from .tasks import Task
+from .thumbnails import ThumbnailCache
+from .welcome import WelcomePage
+from .window_actions import MENUS, TOOLBAR, create_actions, fill
+
+
+class MainWindow(QMainWindow):
+    """Open with `start()` after `show()`: the library then opens in the background."""
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        library_dir: Path | None,
+        model: str | None = None,
+        add_sample: bool = False,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.library_dir = Path(library_dir) if library_dir else None
+        self._model_override = model
+        self._add_sample = add_sample
+        self._pending_query: QueryCandidate | None = None
+        self.status = None
+        self.info: LibraryInfo | None = None
+        self.sample = sample_folder()
+
+        self.controller = LibraryController(self)
+        self.thumbnails = ThumbnailCache(settings.thumbnail_size, parent=self)
+        self.results_model = ResultsModel(self.thumbnails, self)
+        self.delegate = ThumbnailDelegate(settings.thumbnail_size, self)
+
+        self.setWindowTitle("Lookalike")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self._build_actions()
+        self._build_ui()
+        self._build_menus()
+        self._connect()
+        self._restore()
+        self._set_library_ready(False)
+
+    # -- construction -------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        actions = self.actions_by_name = create_actions(self)
+        self.open_action, self.paste_action, self.export_action = (
+            actions["open"],
+            actions["paste"],
+            actions["export"],
+        )
+        self.add_folder_action, self.sample_action = actions["add_folder"], actions["sample"]
+        self.rescan_action, self.skipped_action = actions["rescan"], actions["skipped"]
+        self.cancel_action, self.finetune_action = actions["cancel"], actions["finetune"]
+        self.cancel_action.setEnabled(False)
+        self.sample_action.setVisible(self.sample is not None)
+
+    def _build_ui(self) -> None:
+        self.sidebar = Sidebar()
+        self.query_panel = self.sidebar.query_panel
+        self.controls = self.sidebar.controls
+        self.controls.set_values(self.settings.metric, self.settings.k)
+        self.model_picker = self.sidebar.model_picker
+        self.folders = self.sidebar.folders
+
+        self.message_bar = MessageBar()
+        self.results_title = QLabel()
+        self.results_title.setObjectName("resultsTitle")
+        self.results_view = ResultsView()
+        self.results_view.setModel(self.results_model)
+        self.results_view.setItemDelegate(self.delegate)
+        self.results_view.set_hint("Opening your library…", "", app_icon())
+        self.welcome = WelcomePage(self.sample is not None)
+
+        results_page = QWidget()
+        results_layout = QVBoxLayout(results_page)
+        results_layout.setContentsMargins(12, 8, 12, 0)
+        results_layout.setSpacing(6)
+        results_layout.addWidget(self.results_title)
+        results_layout.addWidget(self.results_view, 1)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(results_page)
+        self.stack.addWidget(self.welcome)
+
+        right = QWidget()
+        right.setObjectName("resultsArea")
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setSpacing(0)
+        right_layout.addWidget(self.message_bar)
+        right_layout.addWidget(self.stack, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([LEFT_WIDTH, 900])
+        self.setCentralWidget(self.splitter)
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(
+            Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+            if has_icon_theme()
+            else Qt.ToolButtonStyle.ToolButtonTextOnly
+        )
+        fill(toolbar, self.actions_by_name, TOOLBAR)
+        self.addToolBar(toolbar)
+
+        self.library_label = QLabel()
+        self.library_label.setObjectName("muted")
+        self.statusBar().addPermanentWidget(self.library_label)
+
+    def _build_menus(self) -> None:
+        for title, names in MENUS.items():
+            fill(self.menuBar().addMenu(title), self.actions_by_name, names)
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.opened.connect(self._opened)
+        c.openFailed.connect(self._open_failed)
+        c.statusChanged.connect(self._status_changed)
+        c.jobStarted.connect(self._job_started)
+        c.jobProgress.connect(self.folders.progress.update_progress)
+        c.jobEnded.connect(self._job_ended)
+        c.modelChanged.connect(self._model_changed)
+        c.metricLearned.connect(self._metric_learned)
+        c.search.queryChanged.connect(self._query_changed)
+        c.search.queryFailed.connect(self._query_failed)
+        c.search.searchStarted.connect(lambda: self.query_panel.set_state("Searching…"))
+        c.search.resultsChanged.connect(self._results_changed)
+        c.search.searchFailed.connect(self._search_failed)
+        c.error.connect(self.show_error)
+        c.message.connect(self.show_info)
+
+        self.query_panel.openRequested.connect(self.choose_query)
+        self.query_panel.pasteRequested.connect(self.paste)
+        self.controls.changed.connect(self._params_changed)
+        self.model_picker.modelChosen.connect(self.switch_model)
+        self.folders.addRequested.connect(self.choose_folder)
+        self.folders.removeRequested.connect(self.remove_folder)
+        self.folders.rescanRequested.connect(self.rescan)
+        self.folders.skippedRequested.connect(self.show_skipped)
+        self.folders.progress.cancelRequested.connect(self.cancel)
+        self.welcome.sampleRequested.connect(self.add_sample)
+        self.welcome.addFolderRequested.connect(self.choose_folder)
+        self.results_view.activated.connect(self._open_result)
+        self.results_view.customContextMenuRequested.connect(self._show_result_menu)
+
+    def _restore(self) -> None:
+        if self.settings.geometry is not None:
+            self.restoreGeometry(self.settings.geometry)
+        else:
+            self.resize(1280, 820)
+        if self.settings.window_state is not None:
+            self.restoreState(self.settings.window_state)
+        if self.settings.splitter_state is not None:
+            self.splitter.restoreState(self.settings.splitter_state)
+
+    # -- life cycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the library in the background (the window is already usable)."""
+        self.controller.open(
+            self.library_dir, self._model_override, self.settings.device, self.settings.threads
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.geometry = self.saveGeometry()
+        self.settings.window_state = self.saveState()
+        self.settings.splitter_state = self.splitter.saveState()
+        metric, k, _ = self.controls.params()
+        self.settings.metric, self.settings.k = metric, k
+        self.settings.sync()
+        self.thumbnails.clear()
+        self.controller.shutdown()
+        event.accept()
+
+    def _set_library_ready(self, ready: bool) -> None:
+        for widget in (self.controls, self.model_picker, self.folders):
+            widget.setEnabled(ready)
+        for action in (
+            self.add_folder_action,
+            self.sample_action,
+            self.rescan_action,
+            self.skipped_action,
+            self.finetune_action,
+        ):
+            action.setEnabled(ready)
+        self.export_action.setEnabled(ready and bool(self.results_model.rowCount()))
+
+    def _opened(self, info: LibraryInfo) -> None:
+        self.info = info
+        self.library_dir = info.root
+        self.setWindowTitle(f"Lookalike — {info.root}")
+        self._set_library_ready(True)
+        self.model_picker.set_models(info.backbones, self._known_checkpoints(), info.model)
+        self.controls.set_metrics(info.metrics, self.settings.metric)
+        self.results_view.set_hint(
+            "Drop an image here", "or paste one (Ctrl+V), or open one (Ctrl+O)", app_icon()
+        )
+        self.controller.search.set_params(*self.controls.params())
+        if self._add_sample:
+            self._add_sample = False
+            self.add_sample()
+        if self._pending_query is not None:
+            candidate, self._pending_query = self._pending_query, None
+            self._use_candidate(candidate)
+
+    def _open_failed(self, message: str) -> None:
+        self.folders.progress.finish()
+        self.results_view.set_hint("The library could not be opened", message)
+        where = f" at {self.library_dir}" if self.library_dir else ""
+        self.show_error(f"Could not open the library{where}: {message}")
+
+    def _known_checkpoints(self) -> list[str]:
+        models = self.info.root / "models" if self.info else Path()
+        found = sorted(str(p) for p in models.glob("*.safetensors")) if models.is_dir() else []
+        return self.settings.recent_models + found
+
+    # -- status and jobs ----------------------------------------------------------------
+    def _status_changed(self, status: Any) -> None:
+        self.status = status
+        self.folders.set_status(status)
+        self.skipped_action.setEnabled(bool(status.skipped))
+        model = Path(status.model).name
+        self.library_label.setText(f"{plural(status.indexed, 'image')} · {model}")
+        has_folders = bool(status.folders)
+        self.stack.setCurrentWidget(
+            self.stack.widget(0) if has_folders or self.controller.search.query_label else self.welcome
+        )
+
+    def _job_started(self, title: str) -> None:
+        self.statusBar().clearMessage()
+        self.folders.progress.start(title, cancellable=title != "Opening library")
+        self.cancel_action.setEnabled(title != "Opening library")
+
+    def _job_ended(self, summary: str, ok: bool) -> None:
+        self.folders.progress.finish()
+        self.cancel_action.setEnabled(False)
+        if ok:
+            self.statusBar().showMessage(summary, 10000)
+        else:
+            self.show_error(summary)
+            if self.info is not None:  # a model that failed to load is not the library's model
+                self.model_picker.set_current(self.info.model)
+
+    def cancel(self) -> None:
+        if self.controller.cancel_job():
+            self.statusBar().showMessage("Stopping after the current batch…", 5000)
+
+    # -- folders ------------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", str(Path.home()))
+        if folder:
+            self.add_folders([folder])
+
+    def add_folders(self, folders: list[str]) -> None:
+        if self._require_open():
+            self.stack.setCurrentIndex(0)
+            self.controller.add_folders(folders)
+
+    def add_sample(self) -> None:
+        if self.sample is None:
+            self.show_error("This installation has no sample collection.")
+            return
+        self.add_folders([str(self.sample)])
+
+    def remove_folder(self, folder: str) -> None:
+        answer = QMessageBox.question(
+            self,
+            "Remove folder",
+            f"Remove “{folder}” from the library?\n\nYour photos stay where they are; only Lookalike "
+            "forgets them.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.controller.remove_folder(folder)
+
+    def rescan(self) -> None:
+        if self._require_open():
+            self.controller.index()
+
+    def show_skipped(self) -> None:
+        if self.status is not None:
+            SkippedDialog(self.status.skipped, self).exec()
+
+    # -- queries ------------------------------------------------------------------------
+    def choose_query(self) -> None:
+        patterns = " ".join(f"*{suffix}" for suffix in sorted(SUPPORTED_SUFFIXES))
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Search with an image", str(Path.home()), f"Images ({patterns});;All files (*)"
+        )
+        if path:
+            self._use_candidate(candidate_from_path(path))
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None:
+            self.show_error("The clipboard is empty.")
+            return
+        self.handle_mime(mime)
+
+    def handle_mime(self, mime: Any) -> None:
+        """A drop or a paste: search with it, or say why it cannot be used."""
+        self._use_candidate(candidate_from_mime(mime))
+
+    def use_as_query(self, path: str) -> None:
+        self._use_candidate(candidate_from_path(path))
+
+    def _use_candidate(self, candidate: QueryCandidate) -> None:
+        if candidate.error:
+            self.show_error(candidate.error)
+            return
+        if not self.controller.is_open:
+            self._pending_query = candidate
+            self.statusBar().showMessage("The search starts as soon as the library is open…")
+            return
+        self.message_bar.hide()
+        self.stack.setCurrentIndex(0)
+        self.controller.search.set_query(candidate.source, candidate.label)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if accepts(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if accepts(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        event.acceptProposedAction()
+        self.handle_mime(event.mimeData())
+
+    def _query_changed(self, info: QueryInfo) -> None:
+        self.query_panel.set_query(info)
+
+    def _query_failed(self, message: str) -> None:
+        self.query_panel.set_state("")
+        self.show_error(message)
+
+    def _params_changed(self) -> None:
+        if self.controller.is_open:
+            self.controller.search.set_params(*self.controls.params())
+
+    def _results_changed(self, results: list, seconds: float) -> None:
+        self.results_model.set_results(results)
+        metric, _, limit = self.controls.params()
+        if limit is None and results:
+            self.controls.set_scale(max(r.distance for r in results))
+        label = self.controls.metric.currentText()
+        self.query_panel.set_state(f"{plural(len(results), 'result')} in {format_duration(seconds)}")
+        self.results_title.setText(
+            f"{plural(len(results), 'similar image')} to “{self.controller.search.query_label}” · {label} distance"
+        )
+        if not results:
+            if limit is not None:
+                detail = f"Nothing is within distance {limit:.2f}. Move the Max distance slider to the right."
+            elif self.status is not None and not self.status.indexed:
+                detail = (
+                    "The library has no indexed images yet. Add a folder, or wait for indexing to finish."
+                )
+            else:
+                detail = "Try another metric or a larger number of results."
+            self.results_view.set_hint("No similar images", detail)
+        self.export_action.setEnabled(bool(results))
+
+    def _search_failed(self, message: str) -> None:
+        self.query_panel.set_state("")
+        self.show_error(message)
+
+    # -- results ------------------------------------------------------------------------
+    def selected_paths(self) -> list[str]:
+        rows = sorted(i.row() for i in self.results_view.selectionModel().selectedIndexes())
+        return [self.results_model.result(row).path for row in rows]
+
+    def _open_result(self, index: QModelIndex) -> None:
+        self.open_externally(index.data(PathRole))
+
+    def open_externally(self, path: str) -> None:
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+            self.show_error(f"No program is set up to open {os.path.basename(path)}.")
+
+    def result_menu(self, index: QModelIndex) -> QMenu:
+        """Open, open containing folder, copy path, use as query, exclude (the selection, or this one)."""
+        path = index.data(PathRole)
+        paths = self.selected_paths() if path in self.selected_paths() else [path]
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self.open_externally(path))
+        menu.addAction("Open Containing Folder", lambda: self.open_externally(os.path.dirname(path)))
+        menu.addAction(
+            "Copy Path" if len(paths) == 1 else f"Copy {len(paths)} Paths",
+            lambda: QGuiApplication.clipboard().setText("\n".join(paths)),
+        )
+        menu.addSeparator()
+        menu.addAction("Use as Query", lambda: self.use_as_query(path))
+        exclude = "Exclude from Results" if len(paths) == 1 else f"Exclude {len(paths)} Images from Results"
+        menu.addAction(exclude, lambda: self.controller.exclude(paths))
+        return menu
+
+    def _show_result_menu(self, position: QPoint) -> None:
+        index = self.results_view.indexAt(position)
+        if index.isValid():
+            self.result_menu(index).exec(self.results_view.viewport().mapToGlobal(position))
+
+    def export_results(self) -> None:
+        """Copy the results on screen into a folder the person picks."""
+        results = self.results_model.results()
+        if not results:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export the results into", str(Path.home()))
+        if folder:
+            self.export_to(folder)
+
+    def export_to(self, folder: str) -> Task:
+        from .export import describe_export, export_task
+
+        task = export_task(self.results_model.results(), folder, self.controller.search.query_label)
+        task.finished.connect(lambda report: self.show_info(describe_export(report)))
+        task.cancelled.connect(lambda report: self.show_info(describe_export(report)))
+        task.failed.connect(self.show_error)
+        self.statusBar().showMessage(f"Exporting to {folder}…")
+        return task.start()
+
+    # -- model, metric, settings ----------------------------------------------------------
+    def switch_model(self, spec: str, confirm: bool = True) -> None:
+        indexed = self.status.indexed if self.status is not None else 0
+        if confirm and indexed:
+            answer = QMessageBox.question(
+                self,
+                "Switch model",
+                f"Use {Path(spec).name} for this library?\n\nIts {plural(indexed, 'image')} will be "
+                "indexed again with the new model, in the background.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                self.model_picker.set_current(self.info.model if self.info else "")
+                return
+        if spec.endswith(".safetensors"):
+            self.settings.remember_model(spec)
+        self.controller.switch_model(spec)
+
+    def _model_changed(self, spec: str) -> None:
+        if self.info is not None:
+            self.model_picker.set_models(self.info.backbones, self._known_checkpoints(), spec)
+
+    def _metric_learned(self, path: str) -> None:
+        index = self.controls.metric.findData("learned")
+        self.controls.metric.setCurrentIndex(index)
+        self.show_info(f"The learned metric from {Path(path).name} is now used for “Learned”.")
+
+    def show_finetune(self) -> None:
+        from .finetune import FineTuneDialog
+
+        FineTuneDialog(self.controller, self.settings, self).exec()
+
+    def show_settings(self) -> None:
+        from .settings_dialog import SettingsDialog
+
+        devices = self.info.devices if self.info else [("auto", "Automatic"), ("cpu", "CPU")]
+        dialog = SettingsDialog(self.settings, self.library_dir, devices, self)
+        if dialog.exec():
+            self.apply_settings(dialog.restart_needed())
+
+    def apply_settings(self, reopen: bool) -> None:
+        """Use the saved settings now; `reopen` closes the library and opens it (or another) again."""
+        size = self.settings.thumbnail_size
+        self.delegate.thumbnail_size = size
+        self.thumbnails.set_size(size)
+        self.results_view.fit_grid()
+        self.results_view.doItemsLayout()
+        if reopen:
+            self.library_dir = self.settings.library_dir or self.library_dir
+            self.controller.shutdown()
+            self.info = None
+            self._set_library_ready(False)
+            self.results_model.set_results([])
+            self.results_title.clear()
+            self.query_panel.clear()
+            self.results_view.set_hint("Opening your library…", "", app_icon())
+            self.start()
+
+    def show_about(self) -> None:
+        from retrieval_app import __version__
+
+        QMessageBox.about(
+            self,
+            "About Lookalike",
+            f"<b>Lookalike {__version__}</b><p>Find similar images in your own photo folders, and teach "
+            "it what similar means to you. Everything runs on this computer.</p>",
+        )
+
+    # -- messages -----------------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        self.statusBar().clearMessage()
+        self.message_bar.show_error(message)
+
+    def show_info(self, message: str) -> None:
+        self.message_bar.show_info(message)
+
+    def _require_open(self) -> bool:
+        if not self.controller.is_open:
+            self.show_error("The library is still opening; try again in a moment.")
+            return False
+        return True

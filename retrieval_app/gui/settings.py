@@ -1,0 +1,117 @@
+"""Preferences kept between runs (QSettings): library location, thumbnails, threads, device, layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+DEFAULT_THUMBNAIL_SIZE = 160
+THUMBNAIL_SIZES = (96, 128, 160, 200, 256)
+DEFAULT_K = 24
+MAX_RECENT_MODELS = 8
+
+
+class AppSettings:
+    """Typed access to the stored preferences; pass a QSettings (e.g. an INI file) to isolate tests."""
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self.store = store if store is not None else QSettings("Lookalike", "Lookalike")
+
+    def _get(self, key: str, default: object, kind: type) -> object:
+        value = self.store.value(key, default)
+        try:
+            return kind(value) if value is not None else default
+        except (TypeError, ValueError):
+            return default
+
+    @property
+    def library_dir(self) -> Path | None:
+        value = self.store.value("library/location", "")
+        return Path(str(value)) if value else None
+
+    @library_dir.setter
+    def library_dir(self, path: Path | str | None) -> None:
+        self.store.setValue("library/location", str(path) if path else "")
+
+    @property
+    def thumbnail_size(self) -> int:
+        return int(self._get("view/thumbnail_size", DEFAULT_THUMBNAIL_SIZE, int))
+
+    @thumbnail_size.setter
+    def thumbnail_size(self, size: int) -> None:
+        self.store.setValue("view/thumbnail_size", int(size))
+
+    @property
+    def threads(self) -> int:
+        """Threads for the model on the CPU; 0 means one per core."""
+        return int(self._get("engine/threads", 0, int))
+
+    @threads.setter
+    def threads(self, count: int) -> None:
+        self.store.setValue("engine/threads", int(count))
+
+    @property
+    def device(self) -> str:
+        return str(self._get("engine/device", "auto", str))
+
+    @device.setter
+    def device(self, device: str) -> None:
+        self.store.setValue("engine/device", device)
+
+    @property
+    def metric(self) -> str:
+        return str(self._get("search/metric", "euclidean", str))
+
+    @metric.setter
+    def metric(self, metric: str) -> None:
+        self.store.setValue("search/metric", metric)
+
+    @property
+    def k(self) -> int:
+        return int(self._get("search/k", DEFAULT_K, int))
+
+    @k.setter
+    def k(self, k: int) -> None:
+        self.store.setValue("search/k", int(k))
+
+    @property
+    def recent_models(self) -> list[str]:
+        """Checkpoints used or trained here, newest first."""
+        value = self.store.value("models/recent", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [str(item) for item in items if item]
+
+    def remember_model(self, spec: str) -> None:
+        models = [spec] + [m for m in self.recent_models if m != spec]
+        self.store.setValue("models/recent", models[:MAX_RECENT_MODELS])
+
+    @property
+    def geometry(self) -> QByteArray | None:
+        value = self.store.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    @geometry.setter
+    def geometry(self, value: QByteArray) -> None:
+        self.store.setValue("window/geometry", value)
+
+    @property
+    def window_state(self) -> QByteArray | None:
+        value = self.store.value("window/state")
+        return value if isinstance(value, QByteArray) else None
+
+    @window_state.setter
+    def window_state(self, value: QByteArray) -> None:
+        self.store.setValue("window/state", value)
+
+    @property
+    def splitter_state(self) -> QByteArray | None:
+        value = self.store.value("window/splitter")
+        return value if isinstance(value, QByteArray) else None
+
+    @splitter_state.setter
+    def splitter_state(self, value: QByteArray) -> None:
+        self.store.setValue("window/splitter", value)
+
+    def sync(self) -> None:
+        self.store.sync()

@@ -1,0 +1,108 @@
+"""The fine-tune dialog: folder summary and warnings, a tiny training run to the end, stop, and use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval_app.core.progress import Progress
+from retrieval_app.gui.finetune import FineTuneDialog
+from tests.gui.conftest import JOB_TIMEOUT_MS, index_folders
+from tests.labelled_gratings import write_labelled_gratings
+
+TRAIN_TIMEOUT_MS = 300_000
+
+
+def open_dialog(qtbot, window, folder: Path) -> FineTuneDialog:
+    dialog = FineTuneDialog(window.controller, window.settings, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    with qtbot.waitSignal(dialog.scanned, timeout=JOB_TIMEOUT_MS):
+        dialog.set_folder(str(folder))
+    dialog.epochs.setValue(1)
+    dialog.image_size.setValue(64)
+    return dialog
+
+
+def test_folder_summary_warns_about_small_classes(qtbot, window, tmp_path):
+    names = write_labelled_gratings(tmp_path / "labelled", classes=3, per_class=3)
+    (tmp_path / "labelled" / "lonely").mkdir()
+    (tmp_path / "labelled" / names[0] / "000.png").rename(tmp_path / "labelled" / "lonely" / "only.png")
+    dialog = open_dialog(qtbot, window, tmp_path / "labelled")
+    shown = {
+        dialog.classes.topLevelItem(i).text(0): dialog.classes.topLevelItem(i).text(1)
+        for i in range(dialog.classes.topLevelItemCount())
+    }
+    assert shown == {names[0]: "2", names[1]: "3", names[2]: "3"}
+    assert dialog.folder_summary.text() == "3 classes · 8 images"
+    warnings = dialog.warnings.text()
+    assert "1 classes have fewer than 2 images and are left out: lonely" in warnings
+    assert "3 classes have fewer than 4 images" in warnings
+    assert "needs at least 4 classes" in warnings
+    assert not dialog.train_button.isEnabled()  # too few classes to hold some out
+
+
+def test_training_runs_to_the_end_and_the_model_can_be_used(qtbot, window, tmp_path):
+    write_labelled_gratings(tmp_path / "labelled", classes=4, per_class=6)
+    dialog = open_dialog(qtbot, window, tmp_path / "labelled")
+    assert dialog.warnings.text() == "" and dialog.train_button.isEnabled()
+    with qtbot.waitSignal(dialog.trainingEnded, timeout=TRAIN_TIMEOUT_MS) as ended:
+        dialog.train_button.click()
+    result = ended.args[0]
+    assert result is not None and not result.cancelled and result.epochs_completed == 1
+    points = dialog.chart.points()
+    assert [x for x, _ in points["recall"]] == [0.0, 1.0]  # the untrained start, then epoch 1
+    assert [x for x, _ in points["loss"]] == [1.0]
+    assert [y for _, y in points["recall"]] == [h.recall_at_1 for h in result.history]
+    out = Path(result.out)
+    assert out.is_file() and out.parent == window.controller.info.root / "models"
+    assert "Done in" in dialog.train_status.text() and out.name in dialog.train_status.text()
+    assert dialog.use_button.isEnabled()
+
+    with qtbot.waitSignal(window.controller.jobEnded, timeout=JOB_TIMEOUT_MS) as switched:
+        dialog.use_button.click()
+    assert switched.args[1], switched.args[0]
+    assert window.controller.library.model_spec == str(out)
+    assert window.model_picker.current_spec() == str(out)
+    assert window.settings.recent_models[0] == str(out)
+
+
+def test_training_can_be_stopped(qtbot, window, tmp_path):
+    write_labelled_gratings(tmp_path / "labelled", classes=4, per_class=6)
+    dialog = open_dialog(qtbot, window, tmp_path / "labelled")
+    dialog.epochs.setValue(200)
+
+    def stop_at_first_step(item: object) -> None:
+        if isinstance(item, Progress) and dialog.stop_button.isEnabled():
+            dialog.stop_button.click()
+
+    with qtbot.waitSignal(dialog.trainingEnded, timeout=TRAIN_TIMEOUT_MS) as ended:
+        dialog.train_button.click()
+        dialog._task.progressed.connect(stop_at_first_step)
+    result = ended.args[0]
+    assert result.cancelled and result.epochs_completed < 200
+    assert "Stopped after epoch" in dialog.train_status.text()
+    assert not dialog.stop_button.isEnabled() and dialog.train_button.isEnabled()
+
+
+def test_learned_metric_becomes_the_librarys_learned_metric(qtbot, window, photos, tmp_path):
+    index_folders(qtbot, window, tmp_path / "photos")
+    write_labelled_gratings(tmp_path / "labelled", classes=4, per_class=5)
+    dialog = open_dialog(qtbot, window, tmp_path / "labelled")
+    dialog.tabs.setCurrentIndex(1)
+    dialog.method.setCurrentIndex(dialog.method.findData("mmc"))
+    with qtbot.waitSignal(window.controller.metricLearned, timeout=JOB_TIMEOUT_MS) as learned:
+        dialog.learn_button.click()
+    path = Path(learned.args[0])
+    assert path.is_file() and path.parent == window.controller.info.root / "metrics"
+    assert "MMC learned from 20 images in 4 classes" in dialog.metric_status.text()
+    assert window.controls.metric.currentData() == "learned"
+
+    query = photos["scene02"][1]
+    with qtbot.waitSignal(window.controller.search.resultsChanged, timeout=JOB_TIMEOUT_MS):
+        window.use_as_query(str(query))
+    expected = window.controller.library.search(str(query), k=window.controls.k.value(), metric="learned")
+    shown = window.results_model.results()
+    assert [r.path for r in shown] == [r.path for r in expected]
+    assert [r.distance for r in shown] == pytest.approx([r.distance for r in expected], rel=1e-5)

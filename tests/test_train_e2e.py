@@ -1,0 +1,264 @@
+"""Training end to end on generated classes: it learns, resumes exactly, saves safely, has a CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import trainer.train as train_module
+from tests.labelled_gratings import write_labelled_gratings
+from trainer.checkpoint import load_model, model_fingerprint, read_info
+from trainer.cli import main
+from trainer.data import scan_labelled_folder, split_by_class
+from trainer.embedding import embed_images
+from trainer.evaluation import retrieval_metrics
+from trainer.linear_metric import load_metric
+from trainer.train import TrainSettings, train
+from trainer.train_state import load_train_state, state_path_for
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+EVALUATE_KEYS = ["recall@1", "recall@2", "recall@4", "recall@8", "map@r", "classes", "images"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Shared CI cores: one intra-op thread avoids OpenMP spin-waiting against other processes."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def gratings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("gratings")
+    write_labelled_gratings(root, classes=16, per_class=10, size=48)
+    return root
+
+
+def tiny(folder: Path, out: Path, **overrides) -> TrainSettings:
+    """A CPU-sized run: small random-init backbone, small images, few steps."""
+    values = dict(
+        folder=str(folder),
+        out=str(out),
+        backbone="mobilenet_v3_small",
+        pretrained=False,
+        embedding_dim=16,
+        image_size=32,
+        epochs=2,
+        classes_per_batch=3,
+        images_per_class=3,
+        batches_per_epoch=3,
+        device="cpu",
+        workers=0,
+        seed=7,
+    )
+    values.update(overrides)
+    return TrainSettings(**values)
+
+
+def test_training_beats_the_untrained_start_on_held_out_classes(gratings, tmp_path):
+    steps, epochs = [], []
+    settings = TrainSettings(  # the product's defaults (pretrained Lite0, frozen BN, PCA head), CPU-sized
+        folder=str(gratings),
+        out=str(tmp_path / "model.safetensors"),
+        embedding_dim=32,
+        image_size=48,
+        epochs=4,
+        classes_per_batch=6,
+        images_per_class=4,
+        batches_per_epoch=8,
+        lr=1e-3,
+        device="cpu",
+        workers=0,
+        seed=0,
+    )
+    result = train(settings, on_step=steps.append, on_epoch=epochs.append)
+
+    start, final = result.start_metrics, result.history[-1].metrics
+    assert final["recall@1"] >= start["recall@1"] + 0.1, (start, final)
+    assert final["map@r"] >= start["map@r"] + 0.15, (start, final)
+    assert result.best_metrics["recall@1"] >= final["recall@1"]
+    assert not result.cancelled and result.epochs_completed == 4
+    assert [(s.epoch, s.step) for s in steps] == [(e, i) for e in range(1, 5) for i in range(1, 9)]
+    assert all(s.steps == 8 and s.images_per_second > 0 and 0 <= s.active_fraction <= 1 for s in steps)
+    assert [e.epoch for e in epochs] == [0, 1, 2, 3, 4]
+    assert epochs[0].loss is None and epochs[0].is_best
+    assert all(e.loss is not None and np.isfinite(e.loss) for e in epochs[1:])
+
+    # the saved checkpoint is the best epoch's network and reproduces its held-out score
+    model = load_model(str(result.out))
+    assert model.config.embedding_dim == 32 and model.config.image_size == 48
+    _, val = split_by_class(scan_labelled_folder(gratings), 0.5, seed=0)
+    vectors, labels = embed_images(model, val, torch.device("cpu"))
+    assert retrieval_metrics(vectors, labels)["recall@1"] == pytest.approx(result.best_metrics["recall@1"])
+    info = read_info(result.out)
+    assert info["best_epoch"] == result.best_epoch
+    assert info["settings"]["backbone"] == "efficientnet-lite0"
+    assert [h["epoch"] for h in info["history"]][: result.best_epoch + 1] == list(
+        range(result.best_epoch + 1)
+    )
+
+
+def test_resume_continues_at_the_next_epoch_with_identical_results(gratings, tmp_path):
+    whole = train(tiny(gratings, tmp_path / "whole" / "m.safetensors"))
+
+    finished = []
+
+    def stop_after_first_epoch() -> bool:
+        return bool(finished)
+
+    out = tmp_path / "parts" / "m.safetensors"
+    first = train(
+        tiny(gratings, out),
+        on_epoch=lambda r: r.epoch == 1 and finished.append(r),
+        should_stop=stop_after_first_epoch,
+    )
+    assert first.cancelled and first.epochs_completed == 1
+    assert load_train_state(state_path_for(out))["epoch"] == 1
+    assert out.is_file()  # the best so far is kept
+
+    resumed_epochs = []
+    second = train(tiny(gratings, out, resume=str(state_path_for(out))), on_epoch=resumed_epochs.append)
+    assert [r.epoch for r in resumed_epochs] == [2]
+    assert not second.cancelled and second.epochs_completed == 2
+    assert [(h.epoch, h.loss, h.metrics) for h in second.history] == [
+        (h.epoch, h.loss, h.metrics) for h in whole.history
+    ]
+    whole_state = load_train_state(whole.state)
+    resumed_state = load_train_state(second.state)
+    for name, tensor in whole_state["model"].items():
+        assert torch.equal(tensor, resumed_state["model"][name]), name
+    assert torch.equal(whole_state["rng"]["cpu"], resumed_state["rng"]["cpu"])
+
+
+def test_resume_refuses_a_different_network(gratings, tmp_path):
+    out = tmp_path / "m.safetensors"
+    train(tiny(gratings, out, epochs=0))
+    with pytest.raises(ValueError, match="embedding_dim 16 -> 8"):
+        train(tiny(gratings, out, embedding_dim=8, resume=str(out)))
+
+
+def test_non_finite_loss_skips_the_step_and_reports_it(gratings, tmp_path, monkeypatch):
+    real_make_loss = train_module.make_loss
+    calls = []
+
+    def make_loss_with_one_nan(name, **kwargs):
+        loss = real_make_loss(name, **kwargs)
+        forward = loss.forward
+
+        def patched(embeddings, labels, triplets):
+            output = forward(embeddings, labels, triplets)
+            calls.append(1)
+            if len(calls) == 2:
+                return output._replace(loss=output.loss * float("nan"))
+            return output
+
+        loss.forward = patched
+        return loss
+
+    monkeypatch.setattr(train_module, "make_loss", make_loss_with_one_nan)
+    steps = []
+    result = train(tiny(gratings, tmp_path / "m.safetensors", epochs=1), on_step=steps.append)
+    assert [s.skipped for s in steps] == [False, True, False]
+    assert result.skipped_steps == 1 and result.history[-1].skipped_steps == 1
+    state = load_train_state(result.state)
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def test_stop_before_any_step_keeps_the_untrained_start(gratings, tmp_path):
+    result = train(tiny(gratings, tmp_path / "m.safetensors"), should_stop=lambda: True)
+    assert result.cancelled and result.epochs_completed == 0 and result.best_epoch == 0
+    assert load_model(str(result.out)).config.embedding_dim == 16
+
+
+def test_cli_train_evaluate_and_train_metric(gratings, tmp_path, capsys):
+    out = tmp_path / "cli.safetensors"
+    argv = [
+        "train", str(gratings), "--out", str(out), "--backbone", "mobilenet_v3_small", "--no-pretrained",
+        "--embedding-dim", "16", "--image-size", "32", "--epochs", "1", "--classes-per-batch", "3",
+        "--images-per-class", "3", "--batches-per-epoch", "2", "--device", "cpu", "--workers", "0",
+        "--loss", "triplet", "--sampling", "semihard", "--json", "-q",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["out"] == str(out) and summary["epochs_completed"] == 1
+    assert read_info(out)["settings"]["loss"] == "triplet"
+
+    assert main(["evaluate", str(gratings), "--model", str(out), "--json"]) == 0
+    printed = capsys.readouterr().out
+    payload = json.loads(printed)
+    assert list(payload) == EVALUATE_KEYS
+    assert (payload["classes"], payload["images"]) == (16, 160)
+    assert all(0.0 <= payload[k] <= 1.0 for k in EVALUATE_KEYS[:5])
+    assert payload["recall@1"] <= payload["recall@2"] <= payload["recall@4"] <= payload["recall@8"]
+
+    module_run = subprocess.run(
+        [sys.executable, "-m", "trainer", "evaluate", str(gratings), "--model", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert module_run.returncode == 0, module_run.stderr
+    assert json.loads(module_run.stdout) == payload
+
+    metric = tmp_path / "metric.npz"
+    assert (
+        main(
+            [
+                "train-metric",
+                str(gratings),
+                "--model",
+                str(out),
+                "--method",
+                "covariance",
+                "--out",
+                str(metric),
+            ]
+        )
+        == 0
+    )
+    matrix, info = load_metric(metric)
+    assert matrix.shape == (16, 16)
+    assert info["model_fingerprint"] == model_fingerprint(str(out), load_model(str(out)).config)
+    assert (info["method"], info["classes"], info["images"]) == ("covariance", 16, 160)
+
+
+def test_cli_bad_input_exits_2_with_one_line(gratings, tmp_path, capsys):
+    one_class = tmp_path / "one"
+    write_labelled_gratings(one_class, classes=1, per_class=3, size=32)
+    pickled = tmp_path / "model.pt"
+    torch.save({"weight": torch.zeros(2)}, pickled)
+    disguised = tmp_path / "disguised.safetensors"
+    disguised.write_bytes(pickled.read_bytes())
+    cases = [
+        (["train", str(tmp_path / "missing")], "not a folder"),
+        (["train", str(gratings), "--out", str(tmp_path / "model.pt")], ".safetensors"),
+        (
+            ["train", str(gratings), "--out", str(tmp_path / "m.safetensors"), "--resume", str(pickled)],
+            "safetensors",
+        ),
+        (["evaluate", str(one_class), "--model", "efficientnet-lite0"], "at least 2"),
+        (["evaluate", str(gratings), "--model", str(pickled)], "pickle"),
+        (["evaluate", str(gratings), "--model", str(disguised)], "pickle"),
+        (["evaluate", str(gratings), "--model", "no-such-backbone"], "unknown backbone"),
+        (["train-metric", str(gratings), "--out", str(tmp_path / "m.txt")], ".npz"),
+    ]
+    for argv, reason in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("lookalike: error:") and "\n" not in err, err
+        assert reason in err, (argv, err)
+    with pytest.raises(SystemExit) as usage:
+        main(["train", str(gratings), "--loss", "nonsense"])
+    assert usage.value.code == 2

@@ -1,0 +1,203 @@
+"""Trainer building blocks: labelled-folder scanning, class split, decoding, PCA head, state, schedule."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from trainer.checkpoint import CheckpointError
+from trainer.data import load_rgb, scan_labelled_folder, split_by_class
+from trainer.head_init import init_head_from_pca
+from trainer.model import ModelConfig, build_model
+from trainer.optim import warmup_cosine
+from trainer.train_state import load_train_state, save_train_state
+
+
+def _png(path, colour=(200, 30, 30), size=(24, 24)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path)
+
+
+def test_scan_reports_unreadable_files_and_small_classes(tmp_path):
+    for name in (
+        "a/1.png",
+        "a/2.png",
+        "a/3.PNG",
+        "b/1.png",
+        "b/2.png",
+        "c/only.png",
+        "d/e/1.png",
+        "d/e/2.png",
+    ):
+        _png(tmp_path / name)
+    (tmp_path / "a" / "text.jpg").write_text("not an image")
+    good = tmp_path / "b" / "full.jpg"
+    Image.new("RGB", (64, 64), (10, 120, 10)).save(good, quality=90)
+    (tmp_path / "b" / "truncated.jpg").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    _png(tmp_path / "loose.png")
+    (tmp_path / "a" / "notes.txt").write_text("ignored: not an image extension")
+
+    scanned = scan_labelled_folder(tmp_path)
+
+    assert scanned.classes == ["a", "b", "d/e"]
+    assert scanned.small_classes == ["c"]
+    assert [scanned.classes[label] for label in scanned.labels] == ["a"] * 3 + ["b"] * 3 + ["d/e"] * 2
+    reasons = {path.name: reason for path, reason in scanned.skipped}
+    assert set(reasons) == {"text.jpg", "truncated.jpg", "loose.png"}
+    assert "not an image" in reasons["text.jpg"]
+    assert "corrupt" in reasons["truncated.jpg"]
+    assert "sub-folder" in reasons["loose.png"]
+    assert "3 unreadable files skipped" in scanned.summary()
+
+
+def test_scan_without_classes_is_a_clear_error(tmp_path):
+    _png(tmp_path / "lonely" / "1.png")
+    with pytest.raises(ValueError, match="no classes"):
+        scan_labelled_folder(tmp_path)
+    with pytest.raises(ValueError, match="not a folder"):
+        scan_labelled_folder(tmp_path / "missing")
+
+
+def test_split_by_class_is_disjoint_seeded_and_relabelled(tmp_path):
+    for c in range(10):
+        for i in range(2 + c % 3):
+            _png(tmp_path / f"class{c}" / f"{i}.png")
+    scanned = scan_labelled_folder(tmp_path)
+    train, val = split_by_class(scanned, fraction=0.6, seed=1)
+    assert len(train.classes) == 6 and len(val.classes) == 4
+    assert set(train.classes).isdisjoint(val.classes)
+    assert sorted(train.classes + val.classes) == scanned.classes
+    for part in (train, val):
+        for path, label in zip(part.paths, part.labels, strict=True):
+            assert path.parent.name == part.classes[label]
+    assert len(train) + len(val) == len(scanned)
+    again, _ = split_by_class(scanned, fraction=0.6, seed=1)
+    assert again.classes == train.classes
+    others = {tuple(split_by_class(scanned, fraction=0.6, seed=s)[0].classes) for s in range(2, 8)}
+    assert len(others) > 1
+    with pytest.raises(ValueError, match="too few"):
+        split_by_class(scanned.subset(scanned.classes[:3]), fraction=0.5)
+
+
+def test_load_rgb_applies_exif_rotation_and_jpeg_draft(tmp_path):
+    rotated = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    Image.new("RGB", (40, 20), (0, 0, 255)).save(rotated, exif=exif)
+    assert load_rgb(rotated, 16).size == (20, 40)
+
+    big = tmp_path / "big.jpg"
+    Image.new("RGB", (800, 600), (9, 9, 9)).save(big)
+    assert load_rgb(big, 64).size == (100, 75)  # 1/8 scale: the smallest draft covering 64 px
+
+    grey = tmp_path / "grey.png"
+    Image.new("LA", (10, 10)).save(grey)
+    assert load_rgb(grey, 64).mode == "RGB"
+
+
+def _pairwise(x: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(x[:, None, :] - x[None, :, :], axis=-1)
+
+
+def test_pca_head_keeps_the_geometry_of_centred_features():
+    model = build_model(ModelConfig(backbone="mobilenet_v3_small", embedding_dim=8, pretrained=False))
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(60, 576)) @ rng.normal(size=(576, 576)) * 0.1 + 3.0
+
+    init_head_from_pca(model, torch.tensor(features, dtype=torch.float32))
+    projected = model.head(torch.tensor(features, dtype=torch.float32)).detach().numpy()
+
+    centred = features - features.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    reference = centred @ vt[:8].T  # PCA by the textbook; signs of axes may differ
+    np.testing.assert_allclose(_pairwise(projected), _pairwise(reference), rtol=1e-3, atol=1e-3)
+
+
+def test_pca_head_with_few_images_reproduces_cosine_retrieval_of_features():
+    model = build_model(ModelConfig(backbone="mobilenet_v3_small", embedding_dim=16, pretrained=False))
+    features = torch.randn(6, 576, generator=torch.Generator().manual_seed(1)) + 2.0
+
+    init_head_from_pca(model, features)
+    out = torch.nn.functional.normalize(model.head(features), dim=1).detach().numpy()
+
+    centred = (features - features.mean(dim=0)).numpy()
+    reference = centred / np.linalg.norm(centred, axis=1, keepdims=True)
+    np.testing.assert_allclose(_pairwise(out), _pairwise(reference), atol=1e-3)
+    assert np.abs(model.head.weight[5:].detach().numpy()).max() < 1e-2  # spare rows: tiny but not zero
+    assert np.abs(model.head.weight[5:].detach().numpy()).max() > 0
+
+
+def test_warmup_then_cosine_schedule():
+    factor = warmup_cosine(total_steps=100, warmup_steps=10)
+    values = [factor(step) for step in range(100)]
+    assert values[10] == 1.0
+    assert all(a < b for a, b in zip(values[:10], values[1:11], strict=True))
+    assert all(a >= b for a, b in zip(values[10:], values[11:], strict=False))
+    assert 0 < values[0] <= 0.1 and values[-1] < 0.01
+    assert math.isclose(values[55], 0.5, abs_tol=1e-9)  # half-way through the cosine part
+
+
+def test_train_state_round_trip_restores_optimizer_scheduler_and_rng(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    optimizer = torch.optim.AdamW(
+        [
+            {"name": "a", "params": model[0].parameters(), "lr": 0.01},
+            {"name": "b", "params": model[1].parameters(), "lr": 0.1, "weight_decay": 0.0},
+        ]
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(20, 5))
+    for _ in range(3):
+        model(torch.randn(5, 4)).pow(2).sum().backward()
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+    state = {
+        "epoch": 3,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": {"cpu": torch.get_rng_state()},
+        "history": [{"epoch": 0, "loss": None, "metrics": {"recall@1": 0.5}}],
+    }
+    path = save_train_state(tmp_path / "run.state.safetensors", state)
+
+    loaded = load_train_state(path)
+    fresh = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    fresh.load_state_dict(loaded["model"])
+    fresh_optimizer = torch.optim.AdamW(
+        [{"params": fresh[0].parameters()}, {"params": fresh[1].parameters()}], lr=1.0
+    )
+    fresh_scheduler = torch.optim.lr_scheduler.LambdaLR(fresh_optimizer, warmup_cosine(20, 5))
+    fresh_optimizer.load_state_dict(loaded["optimizer"])  # in this order, as training does
+    fresh_scheduler.load_state_dict(loaded["scheduler"])
+
+    assert loaded["epoch"] == 3 and loaded["history"] == state["history"]
+    assert torch.equal(loaded["rng"]["cpu"], state["rng"]["cpu"])
+    assert [g["lr"] for g in fresh_optimizer.param_groups] == [g["lr"] for g in optimizer.param_groups]
+    assert fresh_optimizer.param_groups[0]["betas"] == optimizer.param_groups[0]["betas"]
+    assert fresh_optimizer.param_groups[1]["name"] == "b"
+    for key, value in optimizer.state_dict()["state"].items():
+        for name, tensor in value.items():
+            assert torch.equal(fresh_optimizer.state_dict()["state"][key][name], tensor)
+    # continuing gives the same next update as the original
+    batch = torch.randn(5, 4)
+    for m, opt, sched in ((model, optimizer, scheduler), (fresh, fresh_optimizer, fresh_scheduler)):
+        m(batch).pow(2).sum().backward()
+        opt.step()
+        sched.step()
+    for a, b in zip(model.parameters(), fresh.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_train_state_refuses_pickles_and_foreign_files(tmp_path):
+    pickled = tmp_path / "run.state.safetensors"
+    torch.save({"model": torch.zeros(2)}, pickled)
+    with pytest.raises(CheckpointError, match="not a safetensors training state"):
+        load_train_state(pickled)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_train_state(tmp_path / "missing.state.safetensors")

@@ -1,0 +1,10 @@
+"""`python -m trainer ...` runs the same subcommands as `lookalike train|evaluate|train-metric`."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""`train`, `evaluate` and `train-metric` subcommands, shared by `lookalike` and `python -m trainer`.
+
+Handlers return an exit code: 0 done, 2 bad input (one line on stderr), 130 stopped by Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from tqdm import tqdm
+
+from .backbones import BACKBONES, DEFAULT_BACKBONE, WeightsUnavailableError
+from .devices import DEVICE_CHOICES
+from .train import LOSSES, SAMPLINGS, EpochReport, StepReport, TrainSettings
+
+PROG = "lookalike"
+METRIC_METHODS = ("covariance", "mmc", "lmnn")
+EVALUATE_KEYS = ("recall@1", "recall@2", "recall@4", "recall@8", "map@r")
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Failures a person can fix: bad input, missing files or weights, unusable metric files."""
+    from .linear_metric import MetricFileError
+
+    return (ValueError, OSError, WeightsUnavailableError, MetricFileError)
+
+
+def user_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn failures a person can fix into exit code 2 and one line on stderr."""
+
+    @functools.wraps(handler)
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except Exception as exc:
+            if not isinstance(exc, user_error_types()):
+                raise
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            print(f"{PROG}: error: {message}", file=sys.stderr)
+            return 2
+
+    return wrapped
+
+
+def is_main_process() -> bool:
+    """Only rank 0 of a torchrun job prints."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+@contextmanager
+def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
+    """First Ctrl+C asks training to stop at the next batch (the last finished epoch is kept)."""
+    requested = [False]
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: object) -> None:
+        requested[0] = True
+        signal.signal(signal.SIGINT, previous)
+        print("\nstopping at the next batch (Ctrl+C again to abort)", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: requested[0]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class TqdmTrainingProgress:
+    """One tqdm bar per epoch (loss, active fraction, images/s), then a line with held-out Recall@1."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+        self.epoch = -1
+        self.losses: list[float] = []
+        self.active: list[float] = []
+
+    def on_step(self, report: StepReport) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None or report.epoch != self.epoch:
+            self.close()
+            self.epoch, self.losses, self.active = report.epoch, [], []
+            self.bar = tqdm(total=report.steps, desc=f"epoch {report.epoch}", unit="batch", file=sys.stderr)
+        if not report.skipped:
+            self.losses.append(report.loss)
+            self.active.append(report.active_fraction)
+        self.bar.update(1)
+        if self.losses:
+            self.bar.set_postfix(
+                loss=f"{sum(self.losses) / len(self.losses):.4f}",
+                active=f"{sum(self.active) / len(self.active):.2f}",
+                img_s=f"{report.images_per_second:.0f}",
+                refresh=False,
+            )
+
+    def on_epoch(self, report: EpochReport) -> None:
+        if not self.enabled:
+            return
+        self.close()
+        best = "  (best)" if report.is_best else ""
+        if report.epoch == 0:
+            line = f"start (no training): held-out R@1 {report.recall_at_1:.4f}  MAP@R {report.map_at_r:.4f}"
+        else:
+            line = (
+                f"epoch {report.epoch}/{report.epochs}: loss {_fmt(report.loss)}  "
+                f"active {_fmt(report.active_fraction, 2)}  {report.images_per_second or 0:.0f} img/s  "
+                f"held-out R@1 {report.recall_at_1:.4f}  MAP@R {report.map_at_r:.4f}{best}"
+            )
+            if report.skipped_steps:
+                line += f"  [{report.skipped_steps} steps skipped: loss not finite]"
+        tqdm.write(line, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+@user_errors
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import train
+    from .train_state import state_path_for
+
+    resume = args.resume
+    if resume == "":
+        resume = str(state_path_for(args.out))
+    settings = TrainSettings(
+        folder=args.folder,
+        out=args.out,
+        backbone=args.backbone,
+        pretrained=args.pretrained,
+        embedding_dim=args.embedding_dim or None,
+        image_size=args.image_size,
+        loss=args.loss,
+        sampling=args.sampling,
+        epochs=args.epochs,
+        classes_per_batch=args.classes_per_batch,
+        images_per_class=args.images_per_class,
+        batches_per_epoch=args.batches_per_epoch,
+        lr=args.lr,
+        backbone_lr_factor=args.backbone_lr_factor,
+        beta_lr=args.beta_lr,
+        weight_decay=args.weight_decay,
+        warmup_fraction=args.warmup_fraction,
+        frozen_bn=args.frozen_bn,
+        amp=args.amp,
+        device=args.device,
+        seed=args.seed,
+        workers=args.workers,
+        val_folder=args.val_folder,
+        train_class_fraction=args.train_class_fraction,
+        resume=resume,
+    )
+    progress = TqdmTrainingProgress(enabled=not args.quiet and is_main_process())
+    with stop_on_interrupt() as should_stop:
+        try:
+            result = train(settings, progress.on_step, progress.on_epoch, should_stop)
+        finally:
+            progress.close()
+    if is_main_process():
+        if args.json:
+            print(json.dumps(result.to_json()))
+        else:
+            state = "stopped early; resume with --resume" if result.cancelled else "done"
+            print(
+                f"{state}: best held-out R@1 {result.best_metrics['recall@1']:.4f} (epoch {result.best_epoch}; "
+                f"start {result.start_metrics.get('recall@1', float('nan')):.4f}) -> {result.out}",
+                file=sys.stderr,
+            )
+    return 130 if result.cancelled else 0
+
+
+def _embed_folder(args: argparse.Namespace):
+    """Load the model named by --model and embed every image of the labelled folder."""
+    from .checkpoint import load_model
+    from .data import scan_labelled_folder
+    from .devices import resolve_device
+    from .embedding import embed_images
+
+    images = scan_labelled_folder(args.folder)
+    if len(images.classes) < 2:
+        raise ValueError(f"{args.folder} has {len(images.classes)} class; retrieval needs at least 2")
+    device = resolve_device(args.device)
+    model = load_model(args.model, image_size=args.image_size).to(device)
+    vectors, labels = embed_images(model, images, device, args.batch_size, args.workers)
+    return model, images, vectors, labels
+
+
+@user_errors
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import retrieval_metrics
+
+    _, images, vectors, labels = _embed_folder(args)
+    metrics = retrieval_metrics(vectors, labels)
+    payload = {key: float(metrics[key]) for key in EVALUATE_KEYS}
+    payload.update(classes=len(images.classes), images=len(images))
+    if args.json:
+        print(json.dumps(payload))
+    else:
+        print(f"{args.folder}: {images.summary()}")
+        print("  ".join(f"{key} {payload[key]:.4f}" for key in EVALUATE_KEYS))
+    return 0
+
+
+@user_errors
+def cmd_train_metric(args: argparse.Namespace) -> int:
+    from .checkpoint import model_fingerprint
+    from .linear_metric import fit_metric, save_metric
+
+    if not args.out.endswith(".npz"):
+        raise ValueError(f"--out must be a .npz path, got {args.out}")
+    model, images, vectors, labels = _embed_folder(args)
+    started = time.perf_counter()
+    matrix = fit_metric(args.method, vectors.numpy(), labels.numpy())
+    seconds = time.perf_counter() - started
+    info = {
+        "method": args.method,
+        "model": args.model,
+        "model_fingerprint": model_fingerprint(args.model, model.config),
+        "image_size": model.config.image_size,
+        "classes": len(images.classes),
+        "images": len(images),
+        "fit_seconds": round(seconds, 3),
+    }
+    save_metric(args.out, matrix, info)
+    if args.json:
+        print(json.dumps({"out": args.out, **info}))
+    else:
+        print(
+            f"{args.method} metric fitted on {len(images)} images of {len(images.classes)} classes "
+            f"in {seconds:.1f} s -> {args.out}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _add_model_input_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", help="labelled folder: one sub-folder of images per class")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_BACKBONE,
+        help=f"backbone name (pretrained, pooled features) or a trained .safetensors checkpoint (default {DEFAULT_BACKBONE})",
+    )
+    parser.add_argument("--image-size", type=int, help="input size (default: the model's own)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=0, help="decode processes (default 0: in-process)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `train`, `evaluate` and `train-metric`, each with `handler(args) -> exit code`."""
+    d = TrainSettings(folder="")
+    train = subparsers.add_parser("train", help="fine-tune the embedding network on labelled folders")
+    train.add_argument("folder", help="labelled folder: one sub-folder of images per class")
+    train.add_argument("--out", default=d.out, help=f"best weights, a .safetensors path (default {d.out})")
+    train.add_argument("--backbone", choices=sorted(BACKBONES), default=d.backbone)
+    train.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=d.pretrained)
+    train.add_argument(
+        "--embedding-dim", type=int, default=d.embedding_dim, help="projection size; 0 keeps pooled features"
+    )
+    train.add_argument("--image-size", type=int, default=d.image_size)
+    train.add_argument("--loss", choices=LOSSES, default=d.loss)
+    train.add_argument("--sampling", choices=SAMPLINGS, default=d.sampling, help="triplet mining")
+    train.add_argument("--epochs", type=int, default=d.epochs)
+    train.add_argument(
+        "--classes-per-batch", type=int, default=d.classes_per_batch, help="P of a P x K batch"
+    )
+    train.add_argument("--images-per-class", type=int, default=d.images_per_class, help="K of a P x K batch")
+    train.add_argument("--batches-per-epoch", type=int, help="default: about one pass over the images")
+    train.add_argument("--lr", type=float, default=d.lr, help="head learning rate")
+    train.add_argument("--backbone-lr-factor", type=float, default=d.backbone_lr_factor)
+    train.add_argument(
+        "--beta-lr", type=float, default=d.beta_lr, help="learning rate of the margin loss's β"
+    )
+    train.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    train.add_argument("--warmup-fraction", type=float, default=d.warmup_fraction)
+    train.add_argument("--frozen-bn", action=argparse.BooleanOptionalAction, default=d.frozen_bn)
+    train.add_argument(
+        "--amp", action=argparse.BooleanOptionalAction, default=d.amp, help="mixed precision on CUDA"
+    )
+    train.add_argument("--device", choices=DEVICE_CHOICES, default=d.device)
+    train.add_argument("--seed", type=int, default=d.seed)
+    train.add_argument("--workers", type=int, help="data loading processes (default: by device)")
+    train.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        help="continue from a training state (default: the one beside --out, NAME.state.safetensors)",
+    )
+    train.add_argument("--val-folder", help="held-out classes (default: hold out half of FOLDER's classes)")
+    train.add_argument("--train-class-fraction", type=float, default=d.train_class_fraction)
+    train.add_argument("--json", action="store_true", help="print the result as JSON")
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = subparsers.add_parser("evaluate", help="held-out retrieval quality: Recall@1/2/4/8, MAP@R")
+    _add_model_input_flags(evaluate)
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    metric = subparsers.add_parser(
+        "train-metric", help="fit a linear (Mahalanobis) metric on frozen embeddings"
+    )
+    _add_model_input_flags(metric)
+    metric.add_argument("--method", choices=METRIC_METHODS, default="mmc")
+    metric.add_argument("--out", required=True, help="metric file to write (.npz)")
+    metric.set_defaults(handler=cmd_train_metric)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Lookalike trainer: deep and linear metric learning."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m trainer`: the same subcommands as `lookalike`."""
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
