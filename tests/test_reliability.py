@@ -104,3 +104,30 @@ def test_two_writers_are_refused_not_interleaved(tmp_path, tiny_checkpoint):
         with pytest.raises(LibraryBusyError, match="another Lookalike process"):
             other.index([tmp_path / "photos"])
         other.close()
+
+
+def test_unreadable_file_is_skipped_with_a_reason(tmp_path, tiny_checkpoint, monkeypatch):
+    """chmod 000 stops everyone but root; as root (CI), opening it is made to fail the same way."""
+    import builtins
+
+    sets = write_collection(tmp_path / "photos", originals=3, variants=())
+    locked = sets["scene01"][0]
+    locked.chmod(0)
+    if os.geteuid() == 0:
+        real_open = builtins.open
+
+        def open_as_a_user(file, *args, **kwargs):
+            if os.fspath(file) == str(locked):
+                raise PermissionError(13, "Permission denied", str(locked))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", open_as_a_user)
+    try:
+        with Library.open(tmp_path / "lib", model=str(tiny_checkpoint)) as library:
+            report = library.index([tmp_path / "photos"])
+            skipped = dict(library.status().skipped)
+    finally:
+        locked.chmod(0o644)
+    assert report.embedded == 2
+    assert list(skipped) == [str(locked)]
+    assert "permission denied" in skipped[str(locked)].lower()
