@@ -1,8 +1,9 @@
 """Drive the real app on the sample collection and save screenshots of its main screens.
 
 Run under an X server (packaging/screenshots.sh starts Xvfb): it opens a throw-away library,
-indexes the samples, searches, shows the skipped files and fine-tunes briefly, grabbing each
-screen into docs/screenshots/. Settings go to a temporary file, never to the user's.
+indexes the samples, searches, reviews the similar sets, shows the skipped files and fine-tunes
+briefly, grabbing each screen into docs/screenshots/ (`--only` picks some). Settings go to a
+temporary file, never to the user's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,10 +30,12 @@ from retrieval_app.gui.main_window import MainWindow  # noqa: E402
 from retrieval_app.gui.resources import sample_folder  # noqa: E402
 from retrieval_app.gui.results import PathRole  # noqa: E402
 from retrieval_app.gui.settings import AppSettings  # noqa: E402
-from retrieval_app.gui.smoke import wait_for_signal  # noqa: E402
 
 WINDOW_SIZE = (1360, 860)
 QUERY = "cat-mirror.jpg"
+SETS_DISTANCE = 0.6
+"""Finds the samples' sets with the default model."""
+SHOTS = ("welcome", "indexing", "main-window", "similar-sets", "skipped-files", "fine-tune")
 
 
 def settle(seconds: float = 0.3) -> None:
@@ -41,6 +44,24 @@ def settle(seconds: float = 0.3) -> None:
     while time.monotonic() < end:
         QApplication.processEvents()
         time.sleep(0.02)
+
+
+def wait_for_signal(signal: object, timeout: float = 600) -> tuple:
+    """Run the event loop until `signal` fires; returns its arguments (raises TimeoutError)."""
+    loop = QEventLoop()
+    received: list[tuple] = []
+
+    def catch(*args: object) -> None:
+        received.append(args)
+        loop.quit()
+
+    signal.connect(catch)
+    QTimer.singleShot(int(timeout * 1000), loop.quit)
+    loop.exec()
+    signal.disconnect(catch)
+    if not received:
+        raise TimeoutError(f"no answer within {timeout:.0f} s")
+    return received[0]
 
 
 def save(widget: QWidget, out: Path, name: str) -> None:
@@ -62,8 +83,8 @@ def _grab_once_when(condition, grab):
     return check
 
 
-def wait_for_thumbnails(window: MainWindow, timeout: float = 60) -> None:
-    model = window.results_model
+def wait_for_thumbnails(window: MainWindow, model=None, timeout: float = 60) -> None:
+    model = model or window.results_model
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         rows = [model.index(row) for row in range(model.rowCount())]
@@ -87,6 +108,24 @@ def labelled_copy(samples: Path, target: Path) -> Path:
     return target
 
 
+def review_a_set(window: MainWindow) -> None:
+    """Show the similar sets with the cat's set open, one copy unticked and another made the keeper."""
+    page = window.sets_page
+    page.max_distance.setValue(SETS_DISTANCE)
+    window.show_similar_sets()
+    wait_for_signal(page.setsShown)
+    groups = page.groups_model.groups()
+    cat = next((row for row, g in enumerate(groups) if "cat" in Path(g.representative.path).stem), 0)
+    page.groups_view.setCurrentIndex(page.groups_model.index(cat))
+    members = page.members_model
+    if members.rowCount() > 2:
+        members.set_keeper(1)
+        members.set_ticked([members.rowCount() - 1], False)
+    page.members_view.setCurrentIndex(members.index(1))
+    for model in (page.groups_model, members):
+        wait_for_thumbnails(window, model)
+
+
 def messy_folder(target: Path, samples: Path) -> Path:
     """A 'Downloads' folder with a few files that cannot be indexed, for the skipped-files screen."""
     target.mkdir(parents=True)
@@ -102,9 +141,16 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--image-size", type=int, default=96)
+    parser.add_argument("--only", nargs="+", choices=SHOTS, help="take only these screenshots")
     args = parser.parse_args()
+    wanted = set(args.only or SHOTS)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+
+    def shot(widget: QWidget, name: str) -> None:
+        if name in wanted:
+            save(widget, out, f"{name}.png")
+
     samples = sample_folder() or REPO / "resources" / "samples"
     app = create_application(sys.argv[:1])
     with tempfile.TemporaryDirectory(prefix="lookalike-shots-") as tmp:
@@ -117,11 +163,11 @@ def main() -> int:
         window.start()
         wait_for_signal(window.controller.opened)
         settle(1.0)
-        save(window, out, "welcome.png")
+        shot(window, "welcome")
 
         grab_while_indexing = _grab_once_when(
             lambda progress: progress.stage == "embedding" and progress.done >= progress.total // 3,
-            lambda: save(window, out, "indexing.png"),
+            lambda: shot(window, "indexing"),
         )
         window.controller.jobProgress.connect(grab_while_indexing)
         window.add_folders([str(samples)])
@@ -130,16 +176,25 @@ def main() -> int:
         window.use_as_query(str(samples / QUERY))
         wait_for_signal(window.controller.search.resultsChanged)
         wait_for_thumbnails(window)
-        save(window, out, "main-window.png")
+        shot(window, "main-window")
+
+        if "similar-sets" in wanted:
+            review_a_set(window)
+            shot(window, "similar-sets")
+            window.show_search_results()
 
         window.add_folders([str(messy_folder(tmp_path / "Downloads", samples))])
         wait_for_signal(window.controller.jobEnded)
         window.folders.view.setCurrentIndex(window.folders.model.index(0, 0))
         dialog = SkippedDialog(window.status.skipped, window)
         dialog.show()
-        save(dialog, out, "skipped-files.png")
+        shot(dialog, "skipped-files")
         dialog.close()
 
+        if "fine-tune" not in wanted:
+            window.close()
+            app.quit()
+            return 0
         finetune = FineTuneDialog(window.controller, settings, window)
         finetune.show()
         finetune.set_folder(str(labelled_copy(samples, tmp_path / "Pictures" / "sample-groups")))
@@ -148,7 +203,7 @@ def main() -> int:
         finetune.image_size.setValue(args.image_size)
         finetune.start_training()
         wait_for_signal(finetune.trainingEnded, timeout=1800)
-        save(finetune, out, "fine-tune.png")
+        shot(finetune, "fine-tune")
         finetune.close()
         window.close()
     app.quit()

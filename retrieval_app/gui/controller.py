@@ -1,7 +1,7 @@
 """The GUI's single owner of the open Library: every call to the core goes through here, off the main thread.
 
 Jobs that write the library (indexing, switching the model, removing a folder) run one at a
-time from a queue; queries, searches, status reads and exclusions run beside them. The core is
+time from a queue; queries, searches, similar sets, status reads and exclusions run beside them. The core is
 imported inside the background functions, so torch loads while the window is already visible.
 """
 
@@ -23,6 +23,7 @@ from .search_session import SearchSession
 from .tasks import Report, Task, TaskFunction
 
 if TYPE_CHECKING:
+    from retrieval_app.core.groups import Group
     from retrieval_app.core.library import IndexReport, Library, LibraryStatus
 
 STATUS_REFRESH_SECONDS = 1.5
@@ -338,6 +339,20 @@ class LibraryController(QObject):
         if serial > self._status_shown:
             self._status_shown = serial
             self.statusChanged.emit(status)
+
+    # -- similar sets -------------------------------------------------------------------
+    def groups_task(self, metric: str, max_distance: float, min_size: int) -> Task:
+        """A Task finding the library's similar sets (core `find_groups`); connect to it, then start it."""
+        library = self._require()
+
+        def run(report: Report, cancel: CancelToken) -> list[Group]:
+            from retrieval_app.core.groups import find_groups
+
+            return find_groups(
+                library, metric, max_distance, min_size=min_size, progress=report, cancel=cancel
+            )
+
+        return Task("similar sets", run, self)
 
     # -- model and metric ---------------------------------------------------------------
     def switch_model(self, spec: str) -> None:

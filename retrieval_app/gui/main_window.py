@@ -1,4 +1,4 @@
-"""The main window: query and controls on the left, the results grid on the right.
+"""The main window: query and controls on the left; on the right the results grid and the similar sets.
 
 It only arranges widgets and forwards what the person does to the LibraryController; every
 call into the core happens in the controller's background tasks.
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -43,6 +44,7 @@ from .results import PathRole, ResultsModel, ResultsView, ThumbnailDelegate
 from .search_session import QueryInfo
 from .settings import AppSettings
 from .sidebar import LEFT_WIDTH, Sidebar
+from .similar_sets import SetsPage
 from .tasks import Task
 from .thumbnails import ThumbnailCache
 from .welcome import WelcomePage
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
         self.add_folder_action, self.sample_action = actions["add_folder"], actions["sample"]
         self.rescan_action, self.skipped_action = actions["rescan"], actions["skipped"]
         self.cancel_action, self.finetune_action = actions["cancel"], actions["finetune"]
+        self.results_tab_action, self.sets_tab_action = actions["results_tab"], actions["sets_tab"]
         self.cancel_action.setEnabled(False)
         self.sample_action.setVisible(self.sample is not None)
 
@@ -121,8 +124,16 @@ class MainWindow(QMainWindow):
         results_layout.setSpacing(6)
         results_layout.addWidget(self.results_title)
         results_layout.addWidget(self.results_view, 1)
+        self.sets_page = SetsPage(self.controller, self.thumbnails, self.settings.thumbnail_size)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(results_page, "Search results")
+        self.tabs.addTab(self.sets_page, "Similar sets")
+        self.tabs.setTabToolTip(0, "Images similar to the query (Ctrl+1)")
+        self.tabs.setTabToolTip(1, "Sets of similar images across the library, to review and export (Ctrl+2)")
+        self.tabs.setAccessibleName("Search results or similar sets")
         self.stack = QStackedWidget()
-        self.stack.addWidget(results_page)
+        self.stack.addWidget(self.tabs)
         self.stack.addWidget(self.welcome)
 
         right = QWidget()
@@ -177,6 +188,10 @@ class MainWindow(QMainWindow):
         c.search.searchFailed.connect(self._search_failed)
         c.error.connect(self.show_error)
         c.message.connect(self.show_info)
+        self.sets_page.error.connect(self.show_error)
+        self.sets_page.message.connect(self.show_info)
+        self.sets_page.openRequested.connect(self.open_externally)
+        self.tabs.currentChanged.connect(self._tab_changed)
 
         self.query_panel.openRequested.connect(self.choose_query)
         self.query_panel.pasteRequested.connect(self.paste)
@@ -216,6 +231,7 @@ class MainWindow(QMainWindow):
         metric, k, _ = self.controls.params()
         self.settings.metric, self.settings.k = metric, k
         self.settings.sync()
+        self.sets_page.cancel()
         self.thumbnails.clear()
         self.controller.shutdown()
         event.accept()
@@ -232,6 +248,7 @@ class MainWindow(QMainWindow):
         ):
             action.setEnabled(ready)
         self.export_action.setEnabled(ready and bool(self.results_model.rowCount()))
+        self.sets_page.set_ready(ready)
 
     def _opened(self, info: LibraryInfo) -> None:
         self.info = info
@@ -240,6 +257,8 @@ class MainWindow(QMainWindow):
         self._set_library_ready(True)
         self.model_picker.set_models(info.backbones, self._known_checkpoints(), info.model)
         self.controls.set_metrics(info.metrics, self.settings.metric)
+        self.sets_page.reset()
+        self.sets_page.set_metric(str(self.controls.metric.currentData()), self.controls.metric.currentText())
         self.results_view.set_hint(
             "Drop an image here", "or paste one (Ctrl+V), or open one (Ctrl+O)", app_icon()
         )
@@ -281,6 +300,7 @@ class MainWindow(QMainWindow):
 
     def _job_ended(self, summary: str, ok: bool) -> None:
         self.folders.progress.finish()
+        self.sets_page.library_changed()
         self.cancel_action.setEnabled(False)
         if ok:
             self.statusBar().showMessage(summary, 10000)
@@ -361,6 +381,7 @@ class MainWindow(QMainWindow):
             return
         self.message_bar.hide()
         self.stack.setCurrentIndex(0)
+        self.tabs.setCurrentIndex(0)
         self.controller.search.set_query(candidate.source, candidate.label)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -383,6 +404,7 @@ class MainWindow(QMainWindow):
         self.show_error(message)
 
     def _params_changed(self) -> None:
+        self.sets_page.set_metric(str(self.controls.metric.currentData()), self.controls.metric.currentText())
         if self.controller.is_open:
             self.controller.search.set_params(*self.controls.params())
 
@@ -465,6 +487,20 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exporting to {folder}…")
         return task.start()
 
+    # -- similar sets -------------------------------------------------------------------
+    def show_search_results(self) -> None:
+        self.stack.setCurrentIndex(0)
+        self.tabs.setCurrentIndex(0)
+
+    def show_similar_sets(self) -> None:
+        """Switch to the similar sets (found in the background if the ones shown are out of date)."""
+        self.stack.setCurrentIndex(0)
+        self.tabs.setCurrentWidget(self.sets_page)
+
+    def _tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self.sets_page:
+            self.sets_page.activate()
+
     # -- model, metric, settings ----------------------------------------------------------
     def switch_model(self, spec: str, confirm: bool = True) -> None:
         indexed = self.status.indexed if self.status is not None else 0
@@ -511,6 +547,7 @@ class MainWindow(QMainWindow):
         self.thumbnails.set_size(size)
         self.results_view.fit_grid()
         self.results_view.doItemsLayout()
+        self.sets_page.set_thumbnail_size(size)
         if reopen:
             self.library_dir = self.settings.library_dir or self.library_dir
             self.controller.shutdown()
@@ -519,6 +556,7 @@ class MainWindow(QMainWindow):
             self.results_model.set_results([])
             self.results_title.clear()
             self.query_panel.clear()
+            self.sets_page.reset()
             self.results_view.set_hint("Opening your library…", "", app_icon())
             self.start()
 

@@ -1,4 +1,7 @@
-"""The results grid: a list model of search results, a thumbnail card delegate and an icon-mode view."""
+"""The results grid: a list model of search results, a thumbnail card delegate and an icon-mode view.
+
+The base model, the delegate and the view also serve the similar-sets page (similar_sets.py).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +35,10 @@ PathRole = Qt.ItemDataRole.UserRole + 1
 DistanceRole = Qt.ItemDataRole.UserRole + 2
 RankRole = Qt.ItemDataRole.UserRole + 3
 FailureRole = Qt.ItemDataRole.UserRole + 4
+DetailRole = Qt.ItemDataRole.UserRole + 5
+"""The card's second, muted line of text."""
+BadgeRole = Qt.ItemDataRole.UserRole + 6
+"""The number in the pill on the thumbnail (None: no pill)."""
 
 PADDING = 8
 TEXT_LINES = 2
@@ -41,55 +48,77 @@ GRID_GAP = 12
 Index = QModelIndex | QPersistentModelIndex
 
 
-class ResultsModel(QAbstractListModel):
-    """Rows are the core's SearchResult objects, in rank order; thumbnails come from the cache."""
+class ThumbnailListModel(QAbstractListModel):
+    """Rows that each show one image file; a row repaints when the cache delivers its thumbnail."""
 
     def __init__(self, thumbnails: ThumbnailCache, parent: Any = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
-        self._results: list = []
+        self._rows: list = []
         self._rows_by_path: dict[str, list[int]] = {}
         thumbnails.ready.connect(self._thumbnail_ready)
 
-    def set_results(self, results: list) -> None:
+    def row_path(self, row: Any) -> str:
+        """The image file a row shows."""
+        return str(row.path)
+
+    def _reset(self, rows: list) -> None:
         self.beginResetModel()
-        self._results = list(results)
+        self._rows = list(rows)
         self._rows_by_path = {}
-        for row, result in enumerate(self._results):
-            self._rows_by_path.setdefault(result.path, []).append(row)
+        for number, row in enumerate(self._rows):
+            self._rows_by_path.setdefault(self.row_path(row), []).append(number)
         self.endResetModel()
 
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def image_data(self, path: str, role: int) -> Any:
+        """The roles every card shares: thumbnail, path and why the file cannot be shown."""
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.thumbnails.pixmap(path)
+        if role == PathRole:
+            return path
+        if role == FailureRole:
+            return self.thumbnails.failure(path)
+        return None
+
+    def _thumbnail_ready(self, path: str) -> None:
+        for row in self._rows_by_path.get(path, []):
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+class ResultsModel(ThumbnailListModel):
+    """Rows are the core's SearchResult objects, in rank order; thumbnails come from the cache."""
+
+    def set_results(self, results: list) -> None:
+        self._reset(results)
+
     def results(self) -> list:
-        return list(self._results)
+        return list(self._rows)
 
     def result(self, row: int) -> Any:
-        return self._results[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._results)
+        return self._rows[row]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._results):
+        if not index.isValid() or index.row() >= len(self._rows):
             return None
-        result = self._results[index.row()]
+        result = self._rows[index.row()]
         name = os.path.basename(result.path)
         if role == Qt.ItemDataRole.DisplayRole:
             return name
-        if role == Qt.ItemDataRole.DecorationRole:
-            return self.thumbnails.pixmap(result.path)
+        if role == DetailRole:
+            return f"distance {result.distance:.3f}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{result.path}\nRank {result.rank} · distance {result.distance:.4f}"
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"Result {result.rank}: {name}, distance {result.distance:.3f}"
-        if role == PathRole:
-            return result.path
         if role == DistanceRole:
             return result.distance
-        if role == RankRole:
+        if role in (RankRole, BadgeRole):
             return result.rank
-        if role == FailureRole:
-            return self.thumbnails.failure(result.path)
-        return None
+        return self.image_data(result.path, role)
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         base = super().flags(index)
@@ -101,13 +130,8 @@ class ResultsModel(QAbstractListModel):
     def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
         """Dragging results out gives the file manager (or another app) their files."""
         mime = QMimeData()
-        mime.setUrls([QUrl.fromLocalFile(self._results[i.row()].path) for i in indexes if i.isValid()])
+        mime.setUrls([QUrl.fromLocalFile(self._rows[i.row()].path) for i in indexes if i.isValid()])
         return mime
-
-    def _thumbnail_ready(self, path: str) -> None:
-        for row in self._rows_by_path.get(path, []):
-            index = self.index(row)
-            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -125,21 +149,31 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         return self.card_size(option.fontMetrics)
 
+    def card_rect(self, option: QStyleOptionViewItem) -> QRect:
+        """The card, centred in the item's cell."""
+        card = QRect(QPoint(0, 0), self.card_size(option.fontMetrics))
+        card.moveCenter(option.rect.center())
+        return card.adjusted(2, 2, -2, -2)
+
+    def image_rect(self, option: QStyleOptionViewItem) -> QRect:
+        """The thumbnail square inside the card."""
+        card = self.card_rect(option)
+        side = self.thumbnail_size
+        return QRect(card.left() + PADDING - 2, card.top() + PADDING - 2, side, side)
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = option.palette
-        card = QRect(QPoint(0, 0), self.card_size(option.fontMetrics))
-        card.moveCenter(option.rect.center())
-        card.adjust(2, 2, -2, -2)
+        card = self.card_rect(option)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
         self._paint_card(painter, card, palette, selected, hovered)
 
         side = self.thumbnail_size
-        image_rect = QRect(card.left() + PADDING - 2, card.top() + PADDING - 2, side, side)
+        image_rect = self.image_rect(option)
         self._paint_thumbnail(painter, image_rect, palette, index)
-        self._paint_badge(painter, image_rect, palette, index.data(RankRole))
+        self._paint_badge(painter, image_rect, palette, index.data(BadgeRole))
 
         line = option.fontMetrics.height()
         text_rect = QRect(image_rect.left(), image_rect.bottom() + 4, side, line)
@@ -155,11 +189,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         small = QFont(option.font)
         small.setPointSizeF(max(7.0, option.font.pointSizeF() * 0.9))
         painter.setFont(small)
-        distance = index.data(DistanceRole)
+        detail = option.fontMetrics.elidedText(
+            str(index.data(DetailRole) or ""), Qt.TextElideMode.ElideRight, side
+        )
         painter.drawText(
-            text_rect.translated(0, line),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            f"distance {distance:.3f}" if distance is not None else "",
+            text_rect.translated(0, line), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, detail
         )
         painter.restore()
 
@@ -250,7 +284,8 @@ class ResultsView(QListView):
         if not isinstance(delegate, ThumbnailDelegate):
             return
         card = delegate.card_size(self.fontMetrics())
-        width = self.viewport().width()
+        # QListView lays a wrapping grid out as if the vertical scroll bar were shown, even while it is not
+        width = self.maximumViewportSize().width() - self.verticalScrollBar().sizeHint().width()
         columns = max(1, (width + GRID_GAP) // (card.width() + GRID_GAP))
         cell = QSize(max(card.width() + GRID_GAP, width // columns), card.height() + GRID_GAP)
         if cell != self.gridSize():

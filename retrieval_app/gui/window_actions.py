@@ -86,12 +86,27 @@ ACTIONS = (
         "Ctrl+,",
         ("preferences-system", Pixmap.SP_FileDialogInfoView),
     ),
+    ActionSpec(
+        "results_tab",
+        "Search &Results",
+        "show_search_results",
+        "Ctrl+1",
+        tip="Show the images similar to the query",
+    ),
+    ActionSpec(
+        "sets_tab",
+        "Similar &Sets",
+        "show_similar_sets",
+        "Ctrl+2",
+        tip="Sets of similar images across the library, to review and export",
+    ),
     ActionSpec("quit", "&Quit", "close", Key.Quit),
     ActionSpec("about", "&About Lookalike", "show_about"),
 )
 
 MENUS = {
     "&File": ("open", "paste", "export", None, "settings", None, "quit"),
+    "&View": ("results_tab", "sets_tab"),
     "&Library": ("add_folder", "sample", "rescan", "skipped", None, "cancel"),
     "&Model": ("finetune",),
     "&Help": ("about",),

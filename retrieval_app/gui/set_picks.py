@@ -1,0 +1,92 @@
+"""What the person chose in each similar set, and which files an export of those choices writes.
+
+- Every member starts ticked; the set's representative (the core's medoid) starts as its keeper.
+- The keeper is always ticked and is written first (`01-name.jpg`); choosing another keeper ticks it.
+- Unticked members are left out of every export.
+- What to export: "ticked" (the keeper and the ticked members), "keepers" (one file per set, into
+  one folder) or "others" (the ticked members without the keeper: the duplicates, to review).
+- Several sets go into one sub-folder each (`group-001`, ... as the CLI writes them); a single
+  set goes straight into the destination.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from retrieval_app.core.export import ExportItem
+    from retrieval_app.core.groups import Group, GroupMember
+
+EXPORT_CHOICES = {
+    "ticked": "the keeper and the ticked images",
+    "keepers": "only the keeper",
+    "others": "only the ticked images, not the keeper",
+}
+
+
+@dataclass
+class SetPicks:
+    """One set's keeper and the members the person unticked (paths)."""
+
+    keeper: str
+    left_out: set[str] = field(default_factory=set)
+
+    @classmethod
+    def for_group(cls, group: Group) -> SetPicks:
+        return cls(group.representative.path)
+
+    def is_ticked(self, path: str) -> bool:
+        return path not in self.left_out
+
+    def set_ticked(self, path: str, ticked: bool) -> bool:
+        """Tick or untick a member; the keeper stays ticked (returns False when nothing changed)."""
+        if path == self.keeper or ticked == self.is_ticked(path):
+            return False
+        if ticked:
+            self.left_out.discard(path)
+        else:
+            self.left_out.add(path)
+        return True
+
+    def choose_keeper(self, path: str) -> None:
+        self.keeper = path
+        self.left_out.discard(path)
+
+    def ticked_count(self, group: Group) -> int:
+        return sum(self.is_ticked(m.path) for m in group.members)
+
+
+def chosen_members(group: Group, picks: SetPicks, what: str) -> tuple[GroupMember, ...]:
+    """The members an export of `what` writes for this set, the keeper first."""
+    keeper = next(m for m in group.members if m.path == picks.keeper)
+    others = tuple(m for m in group.members if m is not keeper and picks.is_ticked(m.path))
+    return {"ticked": (keeper, *others), "keepers": (keeper,), "others": others}[what]
+
+
+def export_items(groups: Sequence[Group], picks: dict[int, SetPicks], what: str) -> list[ExportItem]:
+    """Core export items for `groups`: one sub-folder per set when there are several (not for keepers)."""
+    from retrieval_app.core.export import items_for_groups
+    from retrieval_app.core.groups import Group
+
+    chosen = [Group(g.id, members) for g in groups if (members := chosen_members(g, picks[g.id], what))]
+    items = items_for_groups(chosen)
+    if what == "keepers" or len(groups) == 1:
+        return [replace(item, folder="") for item in items]
+    return items
+
+
+def describe_choice(what: str, whole_library: bool, mode: str) -> str:
+    """The sentence under the export controls saying exactly what will be written."""
+    verb = "Copies" if mode == "copy" else "Links"
+    where = "each set into its own folder (group-001, …)" if whole_library else "this set into the folder"
+    sets = "every set" if whole_library else "this set"
+    text = {
+        "ticked": f"{verb} {where}: the keeper first (01-…), then the ticked images. "
+        "Unticked images are left out.",
+        "keepers": f"{verb} the keeper of {sets} into the folder, one image per set.",
+        "others": f"{verb} {where}: the ticked images except the keeper (the duplicates, to review). "
+        "Unticked images and the keeper are left out.",
+    }[what]
+    return f"{text} A manifest.csv lists every file; your originals are never moved or changed."
