@@ -36,9 +36,12 @@ from retrieval_app.core.images import SUPPORTED_SUFFIXES
 
 from .controller import LibraryController, LibraryInfo
 from .drops import QueryCandidate, accepts, candidate_from_mime, candidate_from_path
+from .export import export_items_task, follow_export
+from .export_bar import ResultsExportBar
 from .folders import SkippedDialog
 from .formatting import format_duration, plural
 from .message_bar import MessageBar
+from .progress_panel import ProgressPanel
 from .resources import app_icon, has_icon_theme, sample_folder
 from .results import PathRole, ResultsModel, ResultsView, ThumbnailDelegate
 from .search_session import QueryInfo
@@ -67,6 +70,8 @@ class MainWindow(QMainWindow):
         self._model_override = model
         self._add_sample = add_sample
         self._pending_query: QueryCandidate | None = None
+        self._export: Task | None = None
+        self._job_cancellable = False
         self.status = None
         self.info: LibraryInfo | None = None
         self.sample = sample_folder()
@@ -117,13 +122,21 @@ class MainWindow(QMainWindow):
         self.results_view.setItemDelegate(self.delegate)
         self.results_view.set_hint("Opening your library…", "", app_icon())
         self.welcome = WelcomePage(self.sample is not None)
+        self.export_progress = ProgressPanel()
+        self.export_progress.bar.setAccessibleName("Export progress")
+        self.export_progress.cancel.setAccessibleName("Stop the export")
+        self.export_progress.cancel.setToolTip("Stop (Esc): what is already written stays, with its list")
+        self.export_bar = ResultsExportBar()
+        self.export_bar.hide()
 
         results_page = QWidget()
         results_layout = QVBoxLayout(results_page)
         results_layout.setContentsMargins(12, 8, 12, 0)
         results_layout.setSpacing(6)
         results_layout.addWidget(self.results_title)
+        results_layout.addWidget(self.export_progress)
         results_layout.addWidget(self.results_view, 1)
+        results_layout.addWidget(self.export_bar)
         self.sets_page = SetsPage(self.controller, self.thumbnails, self.settings.thumbnail_size)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -191,6 +204,9 @@ class MainWindow(QMainWindow):
         self.sets_page.error.connect(self.show_error)
         self.sets_page.message.connect(self.show_info)
         self.sets_page.openRequested.connect(self.open_externally)
+        self.sets_page.busyChanged.connect(self._update_cancel)
+        self.export_bar.exportRequested.connect(self.export_results)
+        self.export_progress.cancelRequested.connect(self.cancel_export)
         self.tabs.currentChanged.connect(self._tab_changed)
 
         self.query_panel.openRequested.connect(self.choose_query)
@@ -201,7 +217,7 @@ class MainWindow(QMainWindow):
         self.folders.removeRequested.connect(self.remove_folder)
         self.folders.rescanRequested.connect(self.rescan)
         self.folders.skippedRequested.connect(self.show_skipped)
-        self.folders.progress.cancelRequested.connect(self.cancel)
+        self.folders.progress.cancelRequested.connect(self.cancel_library_job)
         self.welcome.sampleRequested.connect(self.add_sample)
         self.welcome.addFolderRequested.connect(self.choose_folder)
         self.results_view.activated.connect(self._open_result)
@@ -232,6 +248,7 @@ class MainWindow(QMainWindow):
         self.settings.metric, self.settings.k = metric, k
         self.settings.sync()
         self.sets_page.cancel()
+        self.cancel_export()
         self.thumbnails.clear()
         self.controller.shutdown()
         event.accept()
@@ -247,7 +264,7 @@ class MainWindow(QMainWindow):
             self.finetune_action,
         ):
             action.setEnabled(ready)
-        self.export_action.setEnabled(ready and bool(self.results_model.rowCount()))
+        self._update_export()
         self.sets_page.set_ready(ready)
 
     def _opened(self, info: LibraryInfo) -> None:
@@ -295,13 +312,15 @@ class MainWindow(QMainWindow):
 
     def _job_started(self, title: str) -> None:
         self.statusBar().clearMessage()
-        self.folders.progress.start(title, cancellable=title != "Opening library")
-        self.cancel_action.setEnabled(title != "Opening library")
+        self._job_cancellable = title != "Opening library"
+        self.folders.progress.start(title, cancellable=self._job_cancellable)
+        self._update_cancel()
 
     def _job_ended(self, summary: str, ok: bool) -> None:
         self.folders.progress.finish()
         self.sets_page.library_changed()
-        self.cancel_action.setEnabled(False)
+        self._job_cancellable = False
+        self._update_cancel()
         if ok:
             self.statusBar().showMessage(summary, 10000)
         else:
@@ -310,8 +329,24 @@ class MainWindow(QMainWindow):
                 self.model_picker.set_current(self.info.model)
 
     def cancel(self) -> None:
+        """Esc: stop the results export, else the similar sets' search or export, else the library job."""
+        if self._export is not None:
+            self.cancel_export()
+        elif self.sets_page.busy():
+            self.sets_page.cancel()
+        else:
+            self.cancel_library_job()
+
+    def cancel_library_job(self) -> None:
+        """Stop indexing (or another library job); what is done so far is kept."""
         if self.controller.cancel_job():
             self.statusBar().showMessage("Stopping after the current batch…", 5000)
+
+    def _update_cancel(self) -> None:
+        """Esc is enabled while something it can stop is running."""
+        self.cancel_action.setEnabled(
+            self._job_cancellable or self._export is not None or self.sets_page.busy()
+        )
 
     # -- folders ------------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -428,7 +463,7 @@ class MainWindow(QMainWindow):
             else:
                 detail = "Try another metric or a larger number of results."
             self.results_view.set_hint("No similar images", detail)
-        self.export_action.setEnabled(bool(results))
+        self._update_export()
 
     def _search_failed(self, message: str) -> None:
         self.query_panel.set_state("")
@@ -469,23 +504,49 @@ class MainWindow(QMainWindow):
             self.result_menu(index).exec(self.results_view.viewport().mapToGlobal(position))
 
     def export_results(self) -> None:
-        """Copy the results on screen into a folder the person picks."""
-        results = self.results_model.results()
-        if not results:
+        """Copy or link the results on screen into a folder the person picks (Ctrl+E, Export…)."""
+        if self._export is not None or not self.results_model.rowCount():
             return
         folder = QFileDialog.getExistingDirectory(self, "Export the results into", str(Path.home()))
         if folder:
             self.export_to(folder)
 
-    def export_to(self, folder: str) -> Task:
-        from .export import describe_export, export_task
+    def export_to(self, folder: str) -> Task | None:
+        """Export the results on screen into `folder`, numbered by rank as the bar says, in the background."""
+        results = self.results_model.results()
+        if self._export is not None or not results:
+            return None
+        from retrieval_app.core.export import items_for_results
 
-        task = export_task(self.results_model.results(), folder, self.controller.search.query_label)
-        task.finished.connect(lambda report: self.show_info(describe_export(report)))
-        task.cancelled.connect(lambda report: self.show_info(describe_export(report)))
-        task.failed.connect(self.show_error)
-        self.statusBar().showMessage(f"Exporting to {folder}…")
+        items = items_for_results(results, self.controller.search.query_label)
+        task = export_items_task(
+            items, folder, self.export_bar.mode_choice(), manifests=self.export_bar.manifests()
+        )
+        follow_export(task, folder, self.export_progress, self.show_info, self.show_error)
+        task.done.connect(self._export_done)
+        self._export = task
+        self._update_export()
         return task.start()
+
+    def cancel_export(self) -> None:
+        """Stop the results export; the files written so far stay, listed in the manifest."""
+        if self._export is not None:
+            self._export.cancel()
+            self.statusBar().showMessage("Stopping the export…", 5000)
+
+    def _export_done(self) -> None:
+        self._export = None
+        self.export_progress.finish()
+        self._update_export()
+
+    def _update_export(self) -> None:
+        """The export action and bar follow the results on screen and whether an export is running."""
+        count = self.results_model.rowCount()
+        idle = self._export is None
+        self.export_action.setEnabled(self.controller.is_open and count > 0 and idle)
+        self.export_bar.set_available(count, self.controller.is_open and idle)
+        self.export_bar.setVisible(count > 0)
+        self._update_cancel()
 
     # -- similar sets -------------------------------------------------------------------
     def show_search_results(self) -> None:
@@ -554,6 +615,7 @@ class MainWindow(QMainWindow):
             self.info = None
             self._set_library_ready(False)
             self.results_model.set_results([])
+            self._update_export()
             self.results_title.clear()
             self.query_panel.clear()
             self.sets_page.reset()

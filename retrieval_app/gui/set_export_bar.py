@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox
 
-from .export import EXPORT_MODES
+from .export_bar import ExportBar
 from .set_picks import EXPORT_CHOICES, describe_choice
 
 
-class SetExportBar(QWidget):
+class SetExportBar(ExportBar):
     """Reads as a sentence: Export [what] [of this set / of every set] as [copies / links] [Export…]."""
-
-    exportRequested = Signal()
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -26,45 +23,15 @@ class SetExportBar(QWidget):
         self.scope.setAccessibleName("Which sets to export")
         self.scope.addItem("of this set", False)
         self.scope.addItem("of every set", True)
-        self.mode = QComboBox()
-        self.mode.setAccessibleName("Copy or link")
-        for key, (label, tip) in EXPORT_MODES.items():
-            self.mode.addItem(label, key)
-            self.mode.setItemData(self.mode.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        self.button = QPushButton("Export…")
-        self.button.setObjectName("primary")
-        self.button.setAccessibleName("Export the chosen images")
-        self.button.setToolTip("Pick a folder and export into it")
-        self.explanation = QLabel()
-        self.explanation.setObjectName("muted")
-        self.explanation.setWordWrap(True)
+        self.add_lead(self.what, self.scope)
         self._available = (False, False)
-
-        label = QLabel("E&xport")
-        label.setBuddy(self.what)
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(label)
-        row.addWidget(self.what)
-        row.addWidget(self.scope)
-        row.addWidget(QLabel("as"))
-        row.addWidget(self.mode)
-        row.addStretch(1)
-        row.addWidget(self.button)
-        column = QVBoxLayout(self)
-        column.setContentsMargins(0, 6, 0, 8)
-        column.setSpacing(4)
-        column.addLayout(row)
-        column.addWidget(self.explanation)
-
-        for combo in (self.what, self.scope, self.mode):
+        for combo in (self.what, self.scope):
             combo.currentIndexChanged.connect(self._explain)
-        self.button.clicked.connect(self.exportRequested)
         self._explain()
 
     def choice(self) -> tuple[str, bool, str]:
         """(what, every set?, mode)."""
-        return str(self.what.currentData()), bool(self.scope.currentData()), str(self.mode.currentData())
+        return str(self.what.currentData()), bool(self.scope.currentData()), self.mode_choice()
 
     def set_choice(self, what: str, every_set: bool, mode: str = "copy") -> None:
         self.what.setCurrentIndex(self.what.findData(what))

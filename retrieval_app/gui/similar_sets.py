@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .export import describe_export, export_items_task
+from .export import export_items_task, follow_export
 from .formatting import plural
 from .progress_panel import ProgressPanel
 from .results import GRID_GAP, PathRole, ResultsView, ThumbnailDelegate
@@ -54,6 +54,8 @@ class SetsPage(QWidget):
     """Call `set_metric` when the search metric changes and `activate` when the page is shown."""
 
     setsShown = Signal(int)
+    busyChanged = Signal()
+    """A search or an export started or ended (the window's Esc follows it)."""
     error = Signal(str)
     message = Signal(str)
     openRequested = Signal(str)
@@ -209,6 +211,7 @@ class SetsPage(QWidget):
         """Forget the sets shown (another library, or the same one opened again)."""
         self.cancel()
         self._task = None
+        self.busyChanged.emit()
         self.progress.finish()
         self._shown = None
         self.groups_model.set_groups([])
@@ -275,6 +278,7 @@ class SetsPage(QWidget):
                 "Looking for similar sets…", "Comparing every image with its neighbours"
             )
         self._update_export()
+        self.busyChanged.emit()
         return task.start(priority=1)
 
     def _show_groups(self, task: Task, params: tuple, groups: list[Group]) -> None:
@@ -313,6 +317,7 @@ class SetsPage(QWidget):
             self._task = None
             self.progress.finish()
             self.set_ready(self.controller.is_open)
+            self.busyChanged.emit()
 
     def cancel(self) -> None:
         """Stop the search or export running (an export keeps what it wrote, with its manifest)."""
@@ -401,18 +406,12 @@ class SetsPage(QWidget):
         if not items:
             self.error.emit("Nothing to export: no image other than the keeper is ticked.")
             return None
-        task = export_items_task(items, folder, mode, numbered=what != "keepers")
+        task = export_items_task(
+            items, folder, mode, numbered=what != "keepers", manifests=self.export_bar.manifests()
+        )
         self._task = task
-        task.progressed.connect(self.progress.update_progress)
-        task.finished.connect(self._exported)
-        task.cancelled.connect(self._exported)
-        task.failed.connect(lambda message: self.error.emit(f"Could not export: {message}"))
+        follow_export(task, folder, self.progress, self.message.emit, self.error.emit)
         task.done.connect(lambda: self._task_done(task))
-        self.progress.start(f"Exporting to {folder}")
         self.set_ready(self.controller.is_open)
+        self.busyChanged.emit()
         return task.start()
-
-    def _exported(self, report: object) -> None:
-        """Finished or stopped: say what was written (a stopped export keeps it, with its manifest)."""
-        if report is not None:
-            self.message.emit(describe_export(report))

@@ -48,7 +48,7 @@ ACTIONS = (
         "export_results",
         "Ctrl+E",
         ("document-save-as", Pixmap.SP_DialogSaveButton),
-        "Copy the results on screen into a folder",
+        "Copy or link the results on screen into a folder",
     ),
     ActionSpec(
         "add_folder",

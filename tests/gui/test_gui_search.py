@@ -163,22 +163,6 @@ def test_bad_drops_say_what_is_wrong(qtbot, indexed, photos, tmp_path):
     assert window.query_panel.name.text() == photos["scene05"][1].name
 
 
-def test_export_copies_the_results_numbered_with_a_manifest(qtbot, indexed, photos, tmp_path):
-    window = indexed
-    assert not window.export_action.isEnabled()  # nothing to export yet
-    with qtbot.waitSignal(window.controller.search.resultsChanged, timeout=SEARCH_TIMEOUT_MS):
-        drop(window, photos["scene02"][1])
-    assert window.export_action.isEnabled()
-    with qtbot.waitSignal(window.controller.search.resultsChanged, timeout=SEARCH_TIMEOUT_MS):
-        window.controls.k.setValue(3)
-    window.export_to(str(tmp_path / "chosen"))
-    qtbot.waitUntil(lambda: "Copied" in window.message_bar.text(), timeout=JOB_TIMEOUT_MS)
-    exported = sorted(p.name for p in (tmp_path / "chosen").iterdir())
-    names = [Path(path).name for path, _ in shown_results(window)]
-    assert exported == sorted([f"{i:02d}-{name}" for i, name in enumerate(names, 1)] + ["manifest.csv"])
-    assert f"Copied 3 images to {tmp_path / 'chosen'}" in window.message_bar.text()
-
-
 def test_keyboard_shortcuts_and_accessible_names(window):
     shortcuts = {
         action.text().replace("&", ""): action.shortcut().toString()
