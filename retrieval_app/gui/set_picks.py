@@ -89,4 +89,4 @@ def describe_choice(what: str, whole_library: bool, mode: str) -> str:
         "others": f"{verb} {where}: the ticked images except the keeper (the duplicates, to review). "
         "Unticked images and the keeper are left out.",
     }[what]
-    return f"{text} A manifest.csv lists every file; your originals are never moved or changed."
+    return f"{text} A manifest lists every file; your originals are never moved or changed."

@@ -73,6 +73,7 @@ class SetsPage(QWidget):
         self._distances: dict[str, float] = {}
         self._task: Task | None = None
         self._shown: tuple | None = None
+        self._stopped = False
         self._generation = 0
         self.groups_model = GroupsModel(thumbnails, self)
         self.members_model = MembersModel(thumbnails, self)
@@ -200,7 +201,7 @@ class SetsPage(QWidget):
             widget.setEnabled(ready and not self._exporting())
         if not ready:
             self.members_view.set_hint("Opening your library…")
-        elif self._shown is None and self._task is None:
+        elif self._shown is None and self._task is None and not self._stopped:
             self.members_view.set_hint(
                 "Similar sets",
                 "Sets of near-duplicates and of shots that belong together appear here, largest first.",
@@ -267,6 +268,7 @@ class SetsPage(QWidget):
         metric, max_distance, min_size, _ = params
         task = self.controller.groups_task(metric, max_distance, min_size)
         self._task = task
+        self._stopped = False
         task.progressed.connect(self.progress.update_progress)
         task.finished.connect(lambda groups: self._show_groups(task, params, groups))
         task.failed.connect(lambda message: self._find_failed(task, message))
@@ -310,6 +312,7 @@ class SetsPage(QWidget):
 
     def _find_stopped(self, task: Task) -> None:
         if task is self._task and not self.groups_model.rowCount():
+            self._stopped = True
             self.members_view.set_hint("Stopped", "Press Find Sets to look for similar sets again.")
 
     def _task_done(self, task: Task) -> None:

@@ -161,7 +161,7 @@ def test_esc_stops_finding_similar_sets(qtbot, window, monkeypatch):
     assert page.busy() and window.cancel_action.isEnabled()
     window.cancel_action.trigger()  # Esc
     qtbot.waitUntil(lambda: not page.busy(), timeout=JOB_TIMEOUT_MS)
-    assert page.members_view.hint()[0] != "Looking for similar sets…"
+    assert page.members_view.hint()[0] == "Stopped"
     assert not page.progress.isVisible() and not window.cancel_action.isEnabled()
     assert window.message_bar.kind != "error"
 
