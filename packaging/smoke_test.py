@@ -1,8 +1,9 @@
 """Start a built Lookalike headless and check it can index and search the sample collection.
 
 Runs the app with `--smoke-test` (the app opens a temporary library, indexes the bundled samples,
-runs one query and exits 0) under the offscreen Qt platform, with a time limit, and reports how
-long it took. Exit code 0 when the app passed, 1 when it failed or timed out.
+runs one query and exits 0) under the offscreen Qt platform, with a time limit. Every line the app
+prints is shown with the seconds since launch, so the output gives cold start-to-window and
+start-to-first-query times. Exit code 0 when the app passed, 1 when it failed or timed out.
 
     .venv/bin/python packaging/smoke_test.py                      # the PyInstaller build in dist/
     .venv/bin/python packaging/smoke_test.py --app "python -m retrieval_app"   # an installed app
@@ -16,11 +17,14 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = ROOT / "dist" / "lookalike-gui" / "lookalike-gui"
+QT_NOISE = "This plugin does not support propagateSizeHints()"
 
 
 def isolated_environment(home: Path) -> dict[str, str]:
@@ -36,32 +40,44 @@ def isolated_environment(home: Path) -> dict[str, str]:
     return env
 
 
+def echo_with_times(stream: IO[str], started: float) -> None:
+    """Print each line of `stream` as it arrives, prefixed with the seconds since `started`."""
+    for line in stream:
+        if line.strip() != QT_NOISE:
+            print(f"[{time.perf_counter() - started:6.2f} s] {line}", end="", flush=True)
+
+
 def run_smoke_test(command: list[str], timeout: float) -> int:
-    """Run `command --smoke-test`; print its output and the wall time; 0 if it exited 0 in time."""
+    """Run `command --smoke-test`, echoing its output with times; 0 if it exited 0 within `timeout`."""
     with tempfile.TemporaryDirectory(prefix="lookalike-smoke-home-") as home:
         started = time.perf_counter()
         try:
-            result = subprocess.run(
+            app = subprocess.Popen(
                 [*command, "--smoke-test"],
                 env=isolated_environment(Path(home)),
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
                 text=True,
-                timeout=timeout,
+                errors="replace",
             )
-        except subprocess.TimeoutExpired as exc:
-            print(f"FAIL: no exit within {timeout:.0f} s; its output so far:", file=sys.stderr)
-            for captured in (exc.stdout, exc.stderr):  # bytes here even in text mode
-                sys.stderr.write(captured.decode(errors="replace") if captured else "")
-            return 1
         except OSError as exc:
             print(f"FAIL: cannot start {command[0]}: {exc}", file=sys.stderr)
             return 1
+        reader = threading.Thread(target=echo_with_times, args=(app.stdout, started))
+        reader.start()
+        try:
+            returncode = app.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            app.kill()
+            app.wait()
+            reader.join()
+            print(f"FAIL: no exit within {timeout:.0f} s", file=sys.stderr)
+            return 1
+        reader.join()
         elapsed = time.perf_counter() - started
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
-    if result.returncode != 0:
-        print(f"FAIL: exit code {result.returncode} after {elapsed:.1f} s", file=sys.stderr)
+    if returncode != 0:
+        print(f"FAIL: exit code {returncode} after {elapsed:.1f} s", file=sys.stderr)
         return 1
     print(f"OK: start, index and query took {elapsed:.1f} s in total")
     return 0
