@@ -28,7 +28,10 @@ def indexed(tmp_path, tiny_checkpoint, capsys):
 def test_search_json_shape(indexed, capsys, tiny_checkpoint):
     library, sets = indexed
     query = sets["scene01"][1]
-    assert main(["--library", str(library), "search", str(query), "-k", "3", "--metric", "cosine", "--json"]) == 0
+    assert (
+        main(["--library", str(library), "search", str(query), "-k", "3", "--metric", "cosine", "--json"])
+        == 0
+    )
     payload = json.loads(capsys.readouterr().out)
     assert list(payload) == ["query", "metric", "model", "results"]
     assert payload["query"] == str(query) and payload["metric"] == "cosine"
@@ -55,7 +58,17 @@ def test_max_distance_filters(indexed, capsys):
     main(["--library", str(library), "search", str(sets["scene00"][1]), "--json", "-k", "20"])
     everything = json.loads(capsys.readouterr().out)["results"]
     cutoff = everything[2]["distance"]
-    main(["--library", str(library), "search", str(sets["scene00"][1]), "--json", "--max-distance", str(cutoff)])
+    main(
+        [
+            "--library",
+            str(library),
+            "search",
+            str(sets["scene00"][1]),
+            "--json",
+            "--max-distance",
+            str(cutoff),
+        ]
+    )
     limited = json.loads(capsys.readouterr().out)["results"]
     assert len(limited) == 3
 
@@ -88,3 +101,16 @@ def test_console_script_usage_error_exit_code():
     )
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+def test_library_option_goes_before_or_after_the_command(tmp_path):
+    from retrieval_app.cli.main import build_parser
+
+    before = build_parser().parse_args(["--library", str(tmp_path / "a"), "status"])
+    after = build_parser().parse_args(["status", "--library", str(tmp_path / "b")])
+    neither = build_parser().parse_args(["status"])
+    assert (before.library, after.library, neither.library) == (
+        str(tmp_path / "a"),
+        str(tmp_path / "b"),
+        None,
+    )

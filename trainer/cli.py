@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from tqdm import tqdm
 
 from .backbones import BACKBONES, DEFAULT_BACKBONE, WeightsUnavailableError
-from .devices import DEVICE_CHOICES
+from .devices import DEVICE_CHOICES, describe_device, resolve_device
 from .train import LOSSES, SAMPLINGS, EpochReport, StepReport, TrainSettings
 
 PROG = "lookalike"
@@ -165,6 +165,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         resume=resume,
     )
     progress = TqdmTrainingProgress(enabled=not args.quiet and is_main_process())
+    if progress.enabled:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        where = describe_device(resolve_device(args.device), args.amp)
+        print(f"training on {where}" + (f" x {world} processes" if world > 1 else ""), file=sys.stderr)
     with stop_on_interrupt() as should_stop:
         try:
             result = train(settings, progress.on_step, progress.on_epoch, should_stop)

@@ -41,3 +41,14 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
         return
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
+
+
+def describe_device(device: torch.device, amp: bool = True) -> str:
+    """What a run will use, for people checking their GPU: `cuda (NVIDIA H200, bf16 autocast)`."""
+    if device.type == "cuda":
+        dtype = autocast_dtype(device, amp)
+        precision = f"{str(dtype).removeprefix('torch.')} autocast" if dtype else "full precision"
+        return f"cuda ({torch.cuda.get_device_name(device)}, {precision})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type

@@ -32,7 +32,7 @@ def describe_error(exc: BaseException) -> str:
     """A one-line message a person can act on; unexpected errors are logged with their traceback."""
     try:
         from retrieval_app.core.errors import USER_ERRORS
-    except ImportError:  # a broken installation: say what is missing rather than fail again
+    except Exception:  # a broken installation: say what went wrong rather than fail again
         USER_ERRORS = ()
     if isinstance(exc, ImportError):
         log.error("a part of Lookalike could not be loaded", exc_info=exc)
