@@ -54,11 +54,11 @@ def _arm_commit(count: int) -> None:
     original_store, original_transaction = Catalogue.store_results, Catalogue.transaction
     storing = False
 
-    def store_results(self: Catalogue, *args: Any) -> None:
+    def store_results(self: Catalogue, *args: Any) -> list[int]:
         nonlocal storing
         storing = True
         try:
-            original_store(self, *args)
+            return original_store(self, *args)
         finally:
             storing = False
 

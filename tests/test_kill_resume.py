@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -12,6 +13,7 @@ import time
 import pytest
 
 from retrieval_app.core.library import Library
+from retrieval_app.core.vector_index import load_index
 from tests.imagegen import write_collection
 
 pytestmark = pytest.mark.slow
@@ -71,10 +73,11 @@ def test_check_repair_fixes_drift(tmp_path, tiny_checkpoint):
     sets = write_collection(folder, originals=6, variants=("resized",))
     with Library.open(tmp_path / "lib", model=str(tiny_checkpoint)) as library:
         library.index([folder])
-        index, _ = library.index_for("euclidean")
-        ids = index.ids()
-        index.remove(ids[:3])  # drift: the saved index lacks three catalogued vectors
-        library.save_indexes()
+    indexes = tmp_path / "lib" / "indexes"
+    saved = indexes / json.loads((indexes / "euclidean.meta.json").read_text())["file"]
+    index = load_index(saved)
+    index.remove(index.ids()[:3])  # drift: the saved index lacks three catalogued vectors
+    index.save(saved)
     sets["scene05"][0].unlink()  # and a file vanished behind the library's back
     with Library.open(tmp_path / "lib") as library:
         report = library.check()

@@ -48,6 +48,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     with library, cancel_on_interrupt() as token:
         report = library.index(args.folders, progress=bar, cancel=token)
         bar.close()
+    for folder in report.unavailable:
+        print(f"lookalike: {folder} cannot be read now (unmounted?); its images are kept", file=sys.stderr)
     rate = report.embedded / report.seconds if report.seconds else 0.0
     state = "stopped early; run again to resume" if report.cancelled else "done"
     print(

@@ -199,17 +199,26 @@ class Catalogue:
             counts.setdefault(folder_id, {})[status] = n
         return counts
 
-    def store_results(self, vectors: dict[int, np.ndarray], failures: dict[int, str]) -> None:
-        """Record one embedded batch atomically: vectors become indexed, failures skipped."""
+    def store_results(self, vectors: dict[int, np.ndarray], failures: dict[int, str]) -> list[int]:
+        """Record one embedded batch atomically: vectors become indexed, failures skipped.
+
+        Only rows still pending change (a file excluded or removed meanwhile stays so); returns
+        the ids whose vectors were stored, the ones that belong in the indexes.
+        """
+        stored: list[int] = []
         with self.transaction() as db:
-            db.executemany(
-                "UPDATE files SET status = 'indexed', reason = NULL, vector = ? WHERE id = ? AND status = 'pending'",
-                [(np.asarray(v, dtype=np.float32).tobytes(), fid) for fid, v in vectors.items()],
-            )
+            for fid, vector in vectors.items():
+                cursor = db.execute(
+                    "UPDATE files SET status = 'indexed', reason = NULL, vector = ? WHERE id = ? AND status = 'pending'",
+                    (np.asarray(vector, dtype=np.float32).tobytes(), fid),
+                )
+                if cursor.rowcount:
+                    stored.append(fid)
             db.executemany(
                 "UPDATE files SET status = 'skipped', reason = ?, vector = NULL WHERE id = ? AND status = 'pending'",
                 [(reason, fid) for fid, reason in failures.items()],
             )
+        return stored
 
     def set_status(self, ids: Iterable[int], status: str, reason: str | None = None) -> None:
         with self.transaction() as db:

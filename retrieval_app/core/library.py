@@ -19,11 +19,12 @@ from PIL import Image
 
 from trainer.atomicio import atomic_target, atomic_write_bytes
 from trainer.backbones import DEFAULT_BACKBONE
+from trainer.checkpoint import is_checkpoint_spec
 
 from . import catalogue as cat
 from .catalogue import Catalogue
 from .embedder import Embedder
-from .lock import LibraryLock
+from .lock import LibraryBusyError, LibraryLock
 from .metrics import (
     MetricError,
     MetricSpace,
@@ -98,6 +99,7 @@ class IndexReport:
     cancelled: bool = False
     seconds: float = 0.0
     reasons: dict[str, str] = field(default_factory=dict)
+    unavailable: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -135,6 +137,8 @@ class Library:
         self._embedder: Embedder | None = None
         self._spaces: dict[str, MetricSpace] = {}
         self._indexes: dict[str, tuple[VectorIndex, MetricSpace]] = {}
+        self._dirty: set[str] = set()
+        self._writer = LibraryLock(root)
 
     # -- opening and model ---------------------------------------------------------------
     @classmethod
@@ -154,6 +158,7 @@ class Library:
         except cat.LibraryVersionError as exc:
             raise LibraryError(str(exc)) from None
         library = cls(root, catalogue, device)
+        model = absolute_spec(model) if model is not None else None
         if catalogue.get_meta("model_spec") is None:
             catalogue.set_meta("model_spec", model or DEFAULT_BACKBONE)
             if image_size:
@@ -203,6 +208,7 @@ class Library:
 
     def set_model(self, spec: str, image_size: int | None = None) -> bool:
         """Use another model; returns True when the library must re-embed (run `index`)."""
+        spec = absolute_spec(spec)
         embedder = self._load_embedder(spec, image_size)
         with self._lock:
             self._embedder = embedder
@@ -218,6 +224,7 @@ class Library:
         self.catalogue.set_meta("model_fingerprint", fingerprint_)
         self._spaces.clear()
         self._indexes.clear()
+        self._dirty.clear()
         for stale in (self.root / "indexes").iterdir():
             stale.unlink(missing_ok=True)
 
@@ -245,6 +252,9 @@ class Library:
         present: dict[str, tuple[int, FileEntry]] = {}
         meter = ProgressMeter("scanning", 0, progress)
         for folder_id, folder in folders.items():
+            if not _listable(folder):
+                report.unavailable.append(folder)
+                continue
             for entry in scan_folder(folder):
                 present.setdefault(entry.path, (folder_id, entry))
                 if len(present) % 500 == 0:
@@ -254,12 +264,16 @@ class Library:
                     report.cancelled = True
                     return report
         known = self.catalogue.all_files()
-        vanished = {path: row for path, row in known.items() if path not in present}
+        offline = {folder_id for folder_id, folder in folders.items() if folder in report.unavailable}
+        vanished = {
+            path: row for path, row in known.items() if path not in present and row.folder_id not in offline
+        }
         by_fingerprint = {row.fingerprint: row for row in vanished.values() if row.status == cat.INDEXED}
         inserts, moves, deletes = [], [], []
         for path, (folder_id, entry) in present.items():
             row = known.get(path)
-            if row is not None and row.size == entry.size and row.mtime_ns == entry.mtime_ns:
+            unchanged = row is not None and row.size == entry.size and row.mtime_ns == entry.mtime_ns
+            if unchanged and not _worth_retrying(row, path):
                 if row.folder_id != folder_id:
                     moves.append((row.id, path, folder_id, entry.size, entry.mtime_ns))
                 report.unchanged += 1
@@ -301,7 +315,7 @@ class Library:
     ) -> IndexReport:
         """Add `folders`, scan every folder, embed what is new or changed, update the indexes."""
         start = time.perf_counter()
-        with LibraryLock(self.root):
+        with self._writer:
             for folder in folders or []:
                 self.add_folder(folder)
             report = self.scan(progress, cancel)
@@ -321,8 +335,8 @@ class Library:
         meter.report()
         last_save = time.monotonic()
         for batch in embedder.embed_files(pending, cancel):
-            self.catalogue.store_results(batch.vectors, batch.failures)
-            self._add_to_indexes(batch.vectors)
+            stored = self.catalogue.store_results(batch.vectors, batch.failures)
+            self._add_to_indexes({file_id: batch.vectors[file_id] for file_id in stored})
             report.embedded += len(batch.vectors)
             report.skipped += len(batch.failures)
             meter.advance(len(batch))
@@ -340,6 +354,7 @@ class Library:
                     upgraded = self._new_index(len(index))
                     self._reconcile(upgraded, space)
                     self._indexes[key] = (upgraded, space)
+                    self._dirty.add(key)
 
     def _add_to_indexes(self, vectors: dict[int, np.ndarray]) -> None:
         if not vectors:
@@ -347,15 +362,17 @@ class Library:
         ids = np.fromiter(vectors, dtype=np.int64, count=len(vectors))
         matrix = np.stack(list(vectors.values()))
         with self._lock:
-            for index, space in self._indexes.values():
+            for key, (index, space) in self._indexes.items():
                 index.add(ids, space.apply(matrix))
+                self._dirty.add(key)
 
     def _drop_from_indexes(self, ids: np.ndarray) -> None:
         if len(ids) == 0:
             return
         with self._lock:
-            for index, _ in self._indexes.values():
+            for key, (index, _) in self._indexes.items():
                 index.remove(ids)
+                self._dirty.add(key)
 
     def exclude(self, paths: list[str]) -> int:
         """Keep files out of results (they stay catalogued as excluded)."""
@@ -420,8 +437,9 @@ class Library:
         with self._lock:
             entry = self._indexes.get(space.index_key)
             if entry is None or entry[1].token != space.token:
-                index = self._load_or_create(space)
-                self._reconcile(index, space)
+                index, loaded = self._load_or_create(space)
+                if any(self._reconcile(index, space)) or not loaded:
+                    self._dirty.add(space.index_key)
                 self._indexes[space.index_key] = (index, space)
                 self._upgrade_grown_indexes()
             return self._indexes[space.index_key][0], space
@@ -430,7 +448,8 @@ class Library:
         folder = self.root / "indexes"
         return folder / f"{key}.hnsw", folder / f"{key}.npz"
 
-    def _load_or_create(self, space: MetricSpace) -> VectorIndex:
+    def _load_or_create(self, space: MetricSpace) -> tuple[VectorIndex, bool]:
+        """The saved index of `space` (and True) when it matches the model, else a new one."""
         meta_path = self.root / "indexes" / f"{space.index_key}.meta.json"
         wanted = {"model": self._fingerprint(), "token": space.token}
         if meta_path.exists():
@@ -438,10 +457,10 @@ class Library:
                 meta = json.loads(meta_path.read_text())
                 path = Path(meta_path.parent / meta["file"])
                 if {k: meta.get(k) for k in wanted} == wanted and path.exists():
-                    return load_index(path)
+                    return load_index(path), True
             except (OSError, ValueError, KeyError, RuntimeError):
                 pass
-        return self._new_index(len(self.catalogue.indexed_ids()))
+        return self._new_index(len(self.catalogue.indexed_ids())), False
 
     def _new_index(self, count: int) -> VectorIndex:
         dim = self.embedder.dim
@@ -461,18 +480,32 @@ class Library:
         return len(missing), len(extra)
 
     def save_indexes(self) -> None:
-        """Write every loaded index atomically, then its meta (which names the file it describes)."""
+        """Write every changed index atomically, then its meta (which names the file it describes).
+
+        Only the library's writer saves: while another process indexes, a reader's changes stay
+        in memory (the indexes are rebuilt from the catalogue whenever they drift).
+        """
         with self._lock:
-            items = list(self._indexes.items())
-        for key, (index, space) in items:
-            hnsw_path, exact_path = self._index_paths(key)
-            path = hnsw_path if isinstance(index, HnswIndex) else exact_path
-            index.save(path)
-            meta = {"model": self._fingerprint(), "token": space.token, "file": path.name}
-            atomic_write_bytes(self.root / "indexes" / f"{key}.meta.json", json.dumps(meta).encode())
-            other = exact_path if path == hnsw_path else hnsw_path
-            for leftover in (other, other.with_name(other.name + ".json")):
-                leftover.unlink(missing_ok=True)
+            dirty = [(key, self._indexes[key]) for key in sorted(self._dirty) if key in self._indexes]
+        if not dirty:
+            return
+        try:
+            with self._writer:
+                for key, (index, space) in dirty:
+                    self._save_index(key, index, space)
+                    self._dirty.discard(key)
+        except LibraryBusyError:
+            return
+
+    def _save_index(self, key: str, index: VectorIndex, space: MetricSpace) -> None:
+        hnsw_path, exact_path = self._index_paths(key)
+        path = hnsw_path if isinstance(index, HnswIndex) else exact_path
+        index.save(path)
+        meta = {"model": self._fingerprint(), "token": space.token, "file": path.name}
+        atomic_write_bytes(self.root / "indexes" / f"{key}.meta.json", json.dumps(meta).encode())
+        other = exact_path if path == hnsw_path else hnsw_path
+        for leftover in (other, other.with_name(other.name + ".json")):
+            leftover.unlink(missing_ok=True)
 
     # -- searching -----------------------------------------------------------------------
     def search(
@@ -569,7 +602,7 @@ class Library:
             report.extra_in_index[key] = len(np.setdiff1d(have, truth))
         report.vanished_files = sum(1 for path in self.catalogue.all_files() if not os.path.exists(path))
         if repair:
-            with LibraryLock(self.root):
+            with self._writer:
                 self.scan()
                 for key in list(report.missing_from_index):
                     try:
@@ -579,3 +612,29 @@ class Library:
                 self.save_indexes()
             report.repaired = True
         return report
+
+
+def absolute_spec(spec: str) -> str:
+    """A checkpoint path made absolute (the library is used from any folder); names stay names."""
+    return os.path.abspath(os.path.expanduser(spec)) if is_checkpoint_spec(spec) else spec
+
+
+def _listable(folder: str) -> bool:
+    """Whether a library folder can be read now (an unmounted drive or offline share cannot)."""
+    try:
+        with os.scandir(folder):
+            return True
+    except OSError:
+        return False
+
+
+def _worth_retrying(row: cat.FileRow, path: str) -> bool:
+    """A file skipped because it could not be read, that can be read now (permissions fixed)."""
+    reason = (row.reason or "").lower()
+    if row.status != cat.SKIPPED or not ("permission denied" in reason or "cannot read file" in reason):
+        return False
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False
