@@ -518,7 +518,8 @@ class MainWindow(QMainWindow):
             return None
         from retrieval_app.core.export import items_for_results
 
-        items = items_for_results(results, self.controller.search.query_label)
+        search = self.controller.search
+        items = items_for_results(results, search.query_path or search.query_label)
         task = export_items_task(
             items, folder, self.export_bar.mode_choice(), manifests=self.export_bar.manifests()
         )

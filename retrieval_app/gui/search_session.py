@@ -77,6 +77,13 @@ class SearchSession(QObject):
     def query_label(self) -> str | None:
         return self._query.label if self._query else None
 
+    @property
+    def query_path(self) -> str | None:
+        """The query's absolute path, as export manifests record it; None for a pasted image."""
+        if self._query is None or not isinstance(self._query.source, str):
+            return None
+        return os.path.abspath(self._query.source)
+
     def close(self) -> None:
         """Forget the library and the query (the caller has waited for the workers)."""
         for task in (self._query_task, self._search_task):

@@ -114,7 +114,11 @@ class Task(QObject):
     def _forget(self) -> None:
         """Connected last, so every other `done` slot has run; released on the next loop turn."""
         self._running = False
-        QTimer.singleShot(0, lambda: _running.discard(self))
+        QTimer.singleShot(0, self._release)
+
+    def _release(self) -> None:
+        _running.discard(self)
+        self.deleteLater()  # parented to a long-lived object, it would otherwise live as long
 
 
 class _Runner(QRunnable):

@@ -48,7 +48,7 @@ def manifest_rows(folder: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def test_results_are_copied_numbered_by_rank_with_manifests(qtbot, searched, tmp_path):
+def test_results_are_copied_numbered_by_rank_with_manifests(qtbot, searched, photos, tmp_path):
     window = searched
     bar = window.export_bar
     assert bar.isVisible() and bar.what.text() == "the 11 results"
@@ -69,6 +69,7 @@ def test_results_are_copied_numbered_by_rank_with_manifests(qtbot, searched, tmp
     rows = manifest_rows(destination)
     assert [row["path"] for row in rows] == paths and [row["exported"] for row in rows] == names
     assert [row["rank"] for row in rows] == ["1", "2", "3"] and {row["mode"] for row in rows} == {"copy"}
+    assert {row["query"] for row in rows} == {str(photos["scene02"][1])}
     listed = json.loads((destination / "manifest.json").read_text())["files"]
     assert [(f["path"], f["exported"], f["rank"]) for f in listed] == list(
         zip(paths, names, [1, 2, 3], strict=True)

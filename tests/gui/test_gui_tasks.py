@@ -80,3 +80,15 @@ def test_failures_become_one_plain_sentence(qtbot, error, expected):
     assert failed.args[0].startswith(expected)
     assert "Traceback" not in failed.args[0]
     assert describe_error(error).startswith(expected)
+
+
+def test_finished_tasks_are_freed_not_kept_by_their_parent(qtbot):
+    from PySide6.QtCore import QObject
+
+    parent = QObject()
+    for _ in range(5):
+        task = Task("noop", lambda report, cancel: None, parent)
+        with qtbot.waitSignal(task.done, timeout=10_000):
+            task.start()
+    qtbot.waitUntil(lambda: not parent.findChildren(Task), timeout=5_000)
+    assert running_tasks() == []
