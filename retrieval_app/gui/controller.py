@@ -20,7 +20,7 @@ from retrieval_app.core.progress import CancelToken, Progress
 
 from .formatting import plural, summarize_index
 from .search_session import SearchSession
-from .tasks import Report, Task, TaskFunction
+from .tasks import Report, Task, TaskFunction, running_tasks
 
 if TYPE_CHECKING:
     from retrieval_app.core.groups import Group
@@ -187,13 +187,14 @@ class LibraryController(QObject):
             self.index()
 
     def shutdown(self) -> None:
-        """Stop everything, wait for the workers, save the indexes and close the library."""
+        """Stop everything, wait for the workers (each stops at its next check, within a batch),
+        save the changed indexes and close the library."""
         from PySide6.QtCore import QThreadPool
 
         self._queue.clear()
         self.search.close()
-        if self._job is not None:
-            self._job[1].cancel()
+        for task in running_tasks():  # the job, and set searches and exports started by the pages
+            task.cancel()
         QThreadPool.globalInstance().waitForDone()
         self._job = None
         if self.library is not None:
