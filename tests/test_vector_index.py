@@ -120,3 +120,36 @@ def test_queries_concurrent_with_adds_never_see_half_written_vectors():
         t.join()
     assert not errors
     assert len(index) == 4000
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+def test_readding_and_updating_labels_never_leaves_a_second_copy(kind):
+    rng = np.random.default_rng(5)
+    data, moved = _unit(rng, 60, 8), _unit(rng, 60, 8)
+    index = ExactIndex(8) if kind == "exact" else HnswIndex(8, capacity=64)
+    index.add(np.arange(60), data)
+    index.remove(np.array([3, 4, 10, 11]))
+    index.add(np.array([3, 50]), moved[[3, 50]])  # 3 comes back, 50 changes; deleted slots remain
+    ids, distances = index.query(np.vstack([data, moved]), len(index))
+    live = sorted(set(range(60)) - {4, 10, 11})
+    for row in ids:
+        assert sorted(row.tolist()) == live  # each label once, every live label reachable
+    vectors = {i: data[i] for i in live} | {3: moved[3], 50: moved[50]}
+    for query, row, dist in zip(np.vstack([data, moved]), ids, distances, strict=True):
+        want = [np.linalg.norm(vectors[int(i)] - query) for i in row]
+        np.testing.assert_allclose(dist, want, rtol=1e-3, atol=1e-3)  # sqrt of a rounding-size d²
+
+
+def test_a_graph_paired_with_another_saves_sidecar_is_refused(tmp_path):
+    rng = np.random.default_rng(6)
+    index = HnswIndex(8, capacity=64)
+    index.add(np.arange(40), _unit(rng, 40, 8))
+    path = tmp_path / "euclidean.hnsw"
+    index.save(path)
+    earlier_sidecar = (tmp_path / "euclidean.hnsw.json").read_bytes()
+    index.remove(np.array([1, 2]))
+    index.add(np.array([1]), _unit(rng, 1, 8))
+    index.save(path)
+    (tmp_path / "euclidean.hnsw.json").write_bytes(earlier_sidecar)  # killed between the two renames
+    with pytest.raises(RuntimeError, match="different saves"):
+        load_index(path)

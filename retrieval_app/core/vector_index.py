@@ -8,6 +8,7 @@ call takes the index lock), and save atomically.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -18,9 +19,9 @@ import numpy as np
 
 from trainer.atomicio import atomic_target, atomic_write_bytes
 
-HNSW_M = 16
+HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
-HNSW_EF_SEARCH = 128
+HNSW_EF_SEARCH = 256
 EXACT_CHUNK = 4096
 
 
@@ -171,10 +172,20 @@ class HnswIndex:
             capacity = self._index.get_max_elements()
             if needed > capacity:
                 self._index.resize_index(max(needed, capacity * 2))
-            for label in self._tombstones.intersection(int(i) for i in ids):
+            # Labels hnswlib already holds are updated in place; only new labels may take a
+            # deleted slot (replace_deleted would otherwise leave a second, stale copy behind).
+            known = np.fromiter(
+                ((int(i) in self._live or int(i) in self._tombstones) for i in ids),
+                dtype=bool,
+                count=len(ids),
+            )
+            for label in self._tombstones.intersection(int(i) for i in ids[known]):
                 self._index.unmark_deleted(label)
                 self._tombstones.discard(label)
-            self._index.add_items(matrix, ids, replace_deleted=True)
+            if known.any():
+                self._index.add_items(matrix[known], ids[known], replace_deleted=False)
+            if not known.all():
+                self._index.add_items(matrix[~known], ids[~known], replace_deleted=True)
             self._live.update(int(i) for i in ids)
 
     def remove(self, ids: np.ndarray) -> None:
@@ -214,7 +225,9 @@ class HnswIndex:
         with self._lock:
             with atomic_target(path) as tmp:
                 self._index.save_index(str(tmp))
+                digest = _file_digest(tmp)
             meta = {"m": self.m, "ef_construction": self.ef_construction, "ef": self.ef, "dim": self.dim}
+            meta["graph_blake2b"] = digest
             meta["live"] = sorted(self._live)
             atomic_write_bytes(_sidecar(path), json.dumps(meta).encode())
 
@@ -223,6 +236,8 @@ class HnswIndex:
         """Load an index; its live ids are hnswlib's labels minus tombstones known from the sidecar."""
         path = Path(path)
         meta = json.loads(_sidecar(path).read_text())
+        if meta.get("graph_blake2b") != _file_digest(path):
+            raise RuntimeError(f"{path.name} and its sidecar are from different saves (an interrupted save)")
         index = cls.__new__(cls)
         index.dim, index.m = int(meta["dim"]), int(meta["m"])
         index.ef_construction, index.ef = int(meta["ef_construction"]), int(meta["ef"])
@@ -237,6 +252,15 @@ class HnswIndex:
             with contextlib.suppress(RuntimeError):  # already marked deleted in the saved graph
                 index._index.mark_deleted(stale)
         return index
+
+
+def _file_digest(path: Path) -> str:
+    """BLAKE2b of a whole file: ties a graph to the sidecar that describes it (about 1 s per GB)."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _sidecar(path: Path) -> Path:

@@ -1,0 +1,190 @@
+"""HNSW vs exact search: recall@10 at the default ef, speed-up, and a recall-speed sweep.
+
+Vectors are unit length (like the model's). Uniform random points on the sphere are the
+hardest case for a graph index (no structure to exploit); a clustered set, closer to real
+photo embeddings, is reported beside it. The exact baseline is `ExactIndex` (numpy).
+
+    python -m benchmarks.hnsw --vectors 200000 --sweep-vectors 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from retrieval_app.core.vector_index import (
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    ExactIndex,
+    HnswIndex,
+)
+
+from .common import median, save, table
+
+K = 10
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vectors", type=int, default=200_000, help="size of the headline sets")
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument(
+        "--sweep-vectors", type=int, default=50_000, help="size of the M / ef_construction sweep"
+    )
+    parser.add_argument("--sweep-set", choices=["uniform", "clustered"], default="uniform")
+    parser.add_argument("--sweep-m", type=int, nargs="+", default=[8, 16, 32])
+    parser.add_argument("--sweep-efc", type=int, nargs="+", default=[100, 200])
+    parser.add_argument("--sweep-ef", type=int, nargs="+", default=[16, 32, 64, 128, 256])
+    parser.add_argument("--name", default="hnsw")
+    return parser.parse_args(argv)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def uniform(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    return unit(rng.standard_normal((n, dim), dtype=np.float32))
+
+
+def clustered(n: int, dim: int, rng: np.random.Generator, clusters: int = 1000) -> np.ndarray:
+    centres = uniform(clusters, dim, rng)
+    noise = rng.standard_normal((n, dim), dtype=np.float32) * (0.6 / np.sqrt(dim))
+    return unit(centres[rng.integers(0, clusters, n)] + noise)
+
+
+SETS = {"uniform": uniform, "clustered": clustered}
+
+
+def build(data: np.ndarray, m: int, efc: int) -> tuple[HnswIndex, float]:
+    index = HnswIndex(data.shape[1], m=m, ef_construction=efc, capacity=len(data))
+    start = time.perf_counter()
+    for begin in range(0, len(data), 50_000):
+        chunk = data[begin : begin + 50_000]
+        index.add(np.arange(begin, begin + len(chunk)), chunk)
+    return index, time.perf_counter() - start
+
+
+def latency(index: HnswIndex | ExactIndex, queries: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ids of the top K and the median seconds of one single-vector query (the app's case)."""
+    ids, times = [], []
+    for query in queries:
+        start = time.perf_counter()
+        found, _ = index.query(query[None, :], K)
+        times.append(time.perf_counter() - start)
+        ids.append(found[0])
+    return np.stack(ids), median(times)
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(np.intersect1d(f, t)) / K for f, t in zip(found, truth, strict=True)]))
+
+
+def paired(
+    hnsw: HnswIndex, exact: ExactIndex, queries: np.ndarray
+) -> tuple[np.ndarray, list[float], list[float]]:
+    """HNSW and exact answer each query in turn, so load from other processes hits both alike."""
+    found, hnsw_s, exact_s = [], [], []
+    for query in queries:
+        start = time.perf_counter()
+        ids, _ = hnsw.query(query[None, :], K)
+        middle = time.perf_counter()
+        exact.query(query[None, :], K)
+        exact_s.append(time.perf_counter() - middle)
+        hnsw_s.append(middle - start)
+        found.append(ids[0])
+    return np.stack(found), hnsw_s, exact_s
+
+
+def headline(name: str, data: np.ndarray, queries: np.ndarray) -> dict:
+    """Default parameters: build time, recall@10 at the default ef, latency vs exact."""
+    exact = ExactIndex(data.shape[1])
+    exact.add(np.arange(len(data)), data)
+    index, build_s = build(data, HNSW_M, HNSW_EF_CONSTRUCTION)
+    truth, _ = exact.query(queries, K)
+    found, hnsw_s, exact_s = paired(index, exact, queries)
+    return {
+        "set": name,
+        "vectors": len(data),
+        "build_s": build_s,
+        "recall_at_10": recall(found, truth),
+        "hnsw_ms": median(hnsw_s) * 1e3,
+        "exact_ms": median(exact_s) * 1e3,
+        "speedup": median([e / h for e, h in zip(exact_s, hnsw_s, strict=True)]),
+    }
+
+
+def sweep(args: argparse.Namespace, rng: np.random.Generator) -> list[dict]:
+    make = SETS[args.sweep_set]
+    data = make(args.sweep_vectors, args.dim, rng)
+    queries = make(args.queries, args.dim, rng)
+    exact = ExactIndex(args.dim)
+    exact.add(np.arange(len(data)), data)
+    truth, _ = exact.query(queries, K)
+    rows = []
+    for m in args.sweep_m:
+        for efc in args.sweep_efc:
+            index, build_s = build(data, m, efc)
+            for ef in args.sweep_ef:
+                index.set_ef(ef)
+                found, seconds = latency(index, queries)
+                rows.append(
+                    {
+                        "m": m,
+                        "ef_construction": efc,
+                        "ef": ef,
+                        "build_s": build_s,
+                        "recall_at_10": recall(found, truth),
+                        "query_ms": seconds * 1e3,
+                    }
+                )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    rng = np.random.default_rng(0)
+    results = []
+    for name, make in SETS.items():
+        results.append(headline(name, make(args.vectors, args.dim, rng), make(args.queries, args.dim, rng)))
+    print(
+        f"{args.vectors} x {args.dim} unit vectors, M={HNSW_M} ef_construction={HNSW_EF_CONSTRUCTION} ef={HNSW_EF_SEARCH}, k={K}"
+    )
+    print(
+        table(
+            ["set", "build s", "recall@10", "HNSW ms/query", "exact ms/query", "speed-up"],
+            [
+                [r["set"], r["build_s"], r["recall_at_10"], r["hnsw_ms"], r["exact_ms"], r["speedup"]]
+                for r in results
+            ],
+        )
+    )
+    rows = sweep(args, rng)
+    print(f"\nsweep on {args.sweep_vectors} x {args.dim} {args.sweep_set} vectors")
+    print(
+        table(
+            ["M", "ef_construction", "build s", "ef", "recall@10", "ms/query"],
+            [
+                [r["m"], r["ef_construction"], r["build_s"], r["ef"], r["recall_at_10"], r["query_ms"]]
+                for r in rows
+            ],
+        )
+    )
+    result = {
+        "dim": args.dim,
+        "k": K,
+        "queries": args.queries,
+        "headline": results,
+        "sweep_set": args.sweep_set,
+    }
+    result["sweep"] = rows
+    save(args.name, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

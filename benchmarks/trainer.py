@@ -1,0 +1,95 @@
+"""Trainer step speed on CPU with the default backbone, and what distance-weighted sampling adds.
+
+Times the parts of one optimisation step as `trainer.train` runs it (forward, mining, loss,
+backward, clipping, optimizer) at the default settings on ready image tensors, so the figure
+is the model's training speed, not the data loader's. The miner is timed on the same
+embeddings inside each step, so its share of the step comes from one run.
+
+    python -m benchmarks.trainer --batch 128 --steps 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from trainer.losses import make_loss
+from trainer.miners import make_miner
+from trainer.model import build_model
+from trainer.optim import build_optimizer
+from trainer.train import TrainSettings, model_config
+
+from .common import median, save, table
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=128, help="images per step (P x K with K = 4)")
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
+    parser.add_argument("--name", default="trainer")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    settings = TrainSettings(folder="", image_size=args.image_size)
+    per_class = settings.images_per_class
+    classes = args.batch // per_class
+    model = build_model(model_config(settings)).train()
+    loss_fn = make_loss(settings.loss, num_classes=classes)
+    miner = make_miner(settings.sampling)
+    optimizer = build_optimizer(
+        model,
+        loss_fn,
+        head_lr=settings.lr,
+        backbone_lr=settings.lr * settings.backbone_lr_factor,
+        loss_lr=settings.beta_lr,
+        weight_decay=settings.weight_decay,
+    )
+    images = torch.randn(classes * per_class, 3, args.image_size, args.image_size)
+    labels = torch.arange(classes).repeat_interleave(per_class)
+    generator = torch.Generator().manual_seed(0)
+    step_s, mine_s = [], []
+    for step in range(args.steps + 1):
+        start = time.perf_counter()
+        embeddings = model(images)
+        mine_start = time.perf_counter()
+        triplets = miner(embeddings.detach(), labels, generator=generator)
+        mine_end = time.perf_counter()
+        output = loss_fn(embeddings, labels, triplets)
+        optimizer.zero_grad(set_to_none=True)
+        output.loss.backward()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
+        optimizer.step()
+        if step:  # the first step warms up allocators and kernels
+            step_s.append(time.perf_counter() - start)
+            mine_s.append(mine_end - mine_start)
+        print(f"step {step}{' (warm-up)' if not step else ''}: {time.perf_counter() - start:.2f} s")
+    share = median(mine_s) / median(step_s)
+    rate = len(images) / median(step_s)
+    rows = [
+        ["full step", step_s[-1], median(step_s)],
+        [f"{settings.sampling} miner", mine_s[-1], median(mine_s)],
+    ]
+    print(f"{settings.backbone}, batch {len(images)} ({classes} x {per_class}), {args.image_size} px, CPU")
+    print(table(["seconds", "last step", f"median of {args.steps}"], rows))
+    print(f"{rate:.1f} images/s per step; the miner is {share:.3%} of a step (target < 5 %)")
+    result = {
+        "backbone": settings.backbone,
+        "batch": len(images),
+        "image_size": args.image_size,
+        "step_s": step_s,
+        "miner_s": mine_s,
+        "images_per_s": rate,
+        "miner_share": share,
+    }
+    save(args.name, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
