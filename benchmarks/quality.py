@@ -21,6 +21,7 @@ import argparse
 import ast
 import dataclasses
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -50,7 +51,7 @@ METHODS = ("zero-shot", "lookalike", "reference")
 SUBSET_SEED = 12345
 CLASSES_PER_BATCH = 12
 IMAGES_PER_CLASS = 5
-EMBEDDING_DIM = 128
+REFERENCE_EMBEDDING_DIM = 128
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="FIELD=VALUE",
         help="override a Lookalike TrainSettings field (experiments), e.g. lr=1e-3",
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads per process")
+    parser.add_argument("--jobs", type=int, default=2, help="(set, seed) runs in parallel processes")
     parser.add_argument("--tag", default="", help="suffix of the results file name")
     return parser.parse_args(argv)
 
@@ -157,7 +159,6 @@ def run_lookalike(
     values: dict[str, Any] = dict(
         folder=str(folder),
         out=str(out),
-        embedding_dim=EMBEDDING_DIM,
         image_size=spec.image_size,
         epochs=epochs,
         classes_per_batch=CLASSES_PER_BATCH,
@@ -191,7 +192,7 @@ def run_reference(spec: SetSpec, images: LabelledImages, epochs: int, steps: int
     from pytorch_metric_learning import losses, miners
 
     torch.manual_seed(seed)
-    config = ModelConfig(embedding_dim=EMBEDDING_DIM, image_size=spec.image_size)
+    config = ModelConfig(embedding_dim=REFERENCE_EMBEDDING_DIM, image_size=spec.image_size)
     model = build_model(config, seed=seed)
     optimizer = torch.optim.Adam(
         [
@@ -201,7 +202,9 @@ def run_reference(spec: SetSpec, images: LabelledImages, epochs: int, steps: int
     )
     miner = miners.DistanceWeightedMiner(cutoff=0.5, nonzero_loss_cutoff=1.4)
     loss_fn = losses.MarginLoss(margin=0.2, beta=1.2)
-    sampler = PKBatchSampler(images.labels, CLASSES_PER_BATCH, IMAGES_PER_CLASS, seed, batches_per_epoch=steps)
+    sampler = PKBatchSampler(
+        images.labels, CLASSES_PER_BATCH, IMAGES_PER_CLASS, seed, batches_per_epoch=steps
+    )
     dataset = ImageDataset(images, reference_transform(config), spec.image_size)
     model.train()
     for epoch in range(1, epochs + 1):
@@ -224,7 +227,11 @@ def run_set(
     epochs = args.epochs if args.epochs is not None else spec.epochs
     steps = max(1, len(seen) // (CLASSES_PER_BATCH * IMAGES_PER_CLASS))
     base = {"set": spec.name, "seed": seed, "epochs": epochs, "steps_per_epoch": steps}
-    base |= {"image_size": spec.image_size, "seen_classes": len(seen.classes), "unseen_classes": len(unseen.classes)}
+    base |= {
+        "image_size": spec.image_size,
+        "seen_classes": len(seen.classes),
+        "unseen_classes": len(unseen.classes),
+    }
     rows = []
     for method in args.methods:
         started = time.perf_counter()
@@ -242,10 +249,20 @@ def run_set(
         rows.append(row | extra)
         print(
             f"  {spec.name:12} seed {seed} {method:9}  R@1 {row['recall@1']:.4f}  R@4 {row['recall@4']:.4f}"
-            f"  MAP@R {row['map@r']:.4f}  ({row['seconds']:.0f} s)",
+            f"  MAP@R {row['map@r']:.4f}  ({row['seconds']:.0f} s)"
+            + (f"  kept epoch {extra['best_epoch']}" if extra else ""),
             flush=True,
         )
     return rows
+
+
+def run_job(
+    args: argparse.Namespace, spec: SetSpec, seed: int, overrides: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One (set, seed) in a worker process with its own thread budget and scratch folder."""
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        return run_set(args, spec, seed, overrides, Path(tmp))
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
@@ -279,13 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"skipped: {', '.join(missing)} not found under {args.data_root} (see its README.md)")
         return 0
-    torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in args.seeds:
-            for name in args.sets:
-                rows.extend(run_set(args, SETS[name], seed, overrides, Path(tmp)))
+    jobs = [(args, SETS[name], seed, overrides) for seed in args.seeds for name in args.sets]
+    with multiprocessing.get_context("spawn").Pool(min(args.jobs, len(jobs))) as pool:
+        rows = [row for rows in pool.starmap(run_job, jobs) for row in rows]
     print()
     print_table(rows)
     defaults = dataclasses.asdict(TrainSettings(folder=""))
@@ -293,7 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks.quality " + " ".join(sys.argv[1:] if argv is None else argv),
         "sets": {name: dataclasses.asdict(SETS[name]) for name in args.sets},
         "lookalike_settings": defaults | overrides,
-        "machine": {"cpus": os.cpu_count(), "threads": args.threads, "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "threads": args.threads,
+            "jobs": args.jobs,
+            "platform": platform.platform(),
+        },
         "torch": torch.__version__,
         "seconds": round(time.perf_counter() - started, 1),
         "rows": rows,

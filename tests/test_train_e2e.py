@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -172,6 +173,27 @@ def test_non_finite_loss_skips_the_step_and_reports_it(gratings, tmp_path, monke
     assert result.skipped_steps == 1 and result.history[-1].skipped_steps == 1
     state = load_train_state(result.state)
     assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def test_pooled_features_compete_as_the_untrained_start(gratings, tmp_path):
+    settings = TrainSettings(  # a 2-d PCA head loses most of what the pooled Lite0 features hold
+        folder=str(gratings),
+        out=str(tmp_path / "pooled.safetensors"),
+        embedding_dim=2,
+        image_size=48,
+        epochs=0,
+        device="cpu",
+        workers=0,
+    )
+    result = train(settings)
+    assert result.best_epoch == 0 and result.best_metrics == result.start_metrics
+    assert load_model(str(result.out)).config.embedding_dim is None
+
+    head_only = train(
+        dataclasses.replace(settings, out=str(tmp_path / "head.safetensors"), pooled_start=False)
+    )
+    assert load_model(str(head_only.out)).config.embedding_dim == 2
+    assert head_only.start_metrics["map@r"] < result.start_metrics["map@r"]
 
 
 def test_stop_before_any_step_keeps_the_untrained_start(gratings, tmp_path):

@@ -8,13 +8,16 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision.transforms import v2
 
 from trainer.checkpoint import CheckpointError
 from trainer.data import load_rgb, scan_labelled_folder, split_by_class
 from trainer.head_init import init_head_from_pca
 from trainer.model import ModelConfig, build_model
 from trainer.optim import warmup_cosine
+from trainer.train import TrainSettings, check_settings
 from trainer.train_state import load_train_state, save_train_state
+from trainer.transforms import train_transform
 
 
 def _png(path, colour=(200, 30, 30), size=(24, 24)):
@@ -201,3 +204,14 @@ def test_train_state_refuses_pickles_and_foreign_files(tmp_path):
         load_train_state(pickled)
     with pytest.raises(CheckpointError, match="not found"):
         load_train_state(tmp_path / "missing.state.safetensors")
+
+
+def test_train_transform_crop_scale_and_flip_are_settings():
+    config = ModelConfig(image_size=32, pretrained=False)
+    image = Image.new("RGB", (48, 40), (10, 200, 30))
+    for flip in (True, False):
+        transform = train_transform(config, min_scale=0.8, flip=flip)
+        assert transform(image).shape == (3, 32, 32)
+        assert any(isinstance(t, v2.RandomHorizontalFlip) for t in transform.transforms) == flip
+    with pytest.raises(ValueError, match="crop scale"):
+        check_settings(TrainSettings(folder="x", crop_scale=0.0))

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .backbones import BACKBONES, DEFAULT_BACKBONE, WeightsUnavailableError
 from .devices import DEVICE_CHOICES, describe_device, resolve_device
-from .train import LOSSES, SAMPLINGS, EpochReport, StepReport, TrainSettings
+from .train import LOSSES, SAMPLINGS, SELECT_METRICS, EpochReport, StepReport, TrainSettings
 
 PROG = "lookalike"
 METRIC_METHODS = ("covariance", "mmc", "lmnn")
@@ -76,8 +76,9 @@ def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
 class TqdmTrainingProgress:
     """One tqdm bar per epoch (loss, active fraction, images/s), then a line with held-out Recall@1."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, where: str = "") -> None:
         self.enabled = enabled
+        self.where = where
         self.bar: tqdm | None = None
         self.epoch = -1
         self.losses: list[float] = []
@@ -108,6 +109,8 @@ class TqdmTrainingProgress:
         self.close()
         best = "  (best)" if report.is_best else ""
         if report.epoch == 0:
+            if self.where:
+                tqdm.write(f"training on {self.where}", file=sys.stderr)
             line = f"start (no training): held-out R@1 {report.recall_at_1:.4f}  MAP@R {report.map_at_r:.4f}"
         else:
             line = (
@@ -156,6 +159,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay,
         warmup_fraction=args.warmup_fraction,
         frozen_bn=args.frozen_bn,
+        crop_scale=args.crop_scale,
+        flip=args.flip,
+        select_metric=args.select_metric,
+        pooled_start=args.pooled_start,
         amp=args.amp,
         device=args.device,
         seed=args.seed,
@@ -164,11 +171,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_class_fraction=args.train_class_fraction,
         resume=resume,
     )
-    progress = TqdmTrainingProgress(enabled=not args.quiet and is_main_process())
-    if progress.enabled:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        where = describe_device(resolve_device(args.device), args.amp)
-        print(f"training on {where}" + (f" x {world} processes" if world > 1 else ""), file=sys.stderr)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    where = describe_device(resolve_device(args.device), args.amp) + (
+        f" x {world} processes" if world > 1 else ""
+    )
+    progress = TqdmTrainingProgress(enabled=not args.quiet and is_main_process(), where=where)
     with stop_on_interrupt() as should_stop:
         try:
             result = train(settings, progress.on_step, progress.on_epoch, should_stop)
@@ -293,6 +300,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--weight-decay", type=float, default=d.weight_decay)
     train.add_argument("--warmup-fraction", type=float, default=d.warmup_fraction)
     train.add_argument("--frozen-bn", action=argparse.BooleanOptionalAction, default=d.frozen_bn)
+    train.add_argument(
+        "--crop-scale",
+        type=float,
+        default=d.crop_scale,
+        help="smallest random crop, as a fraction of the image",
+    )
+    train.add_argument(
+        "--flip", action=argparse.BooleanOptionalAction, default=d.flip, help="random mirroring"
+    )
+    train.add_argument(
+        "--select-metric",
+        choices=SELECT_METRICS,
+        default=d.select_metric,
+        help="held-out measure that picks the epoch kept",
+    )
+    train.add_argument(
+        "--pooled-start",
+        action=argparse.BooleanOptionalAction,
+        default=d.pooled_start,
+        help="let the untrained pooled features (no head) compete as the start",
+    )
     train.add_argument(
         "--amp", action=argparse.BooleanOptionalAction, default=d.amp, help="mixed precision on CUDA"
     )

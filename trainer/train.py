@@ -1,9 +1,10 @@
 """Fine-tune the embedding network on labelled folders with a mined metric-learning loss.
 
 Built so that training never leaves a person worse off than not training: the head starts
-at PCA of the pretrained features (step 0 is zero-shot retrieval), BatchNorm stays frozen,
-the backbone learns slower than the head after a warm-up, and the untrained start (epoch 0)
-competes for the best held-out score that decides which weights become `out`.
+at PCA of the pretrained features (step 0 keeps their geometry), BatchNorm stays frozen,
+the backbone learns slower than the head after a warm-up, and the untrained start (epoch 0:
+the PCA head, or the plain pooled features when those score higher) competes for the best
+held-out score that decides which weights become `out`.
 Progress goes to plain callbacks, so the CLI shows tqdm bars and the GUI a live plot.
 """
 
@@ -31,7 +32,7 @@ from .evaluation import retrieval_metrics
 from .head_init import init_head_from_pca
 from .losses import make_loss
 from .miners import make_miner
-from .model import ModelConfig, build_model
+from .model import EmbeddingNet, ModelConfig, build_model
 from .optim import build_optimizer, warmup_cosine
 from .samplers import PKBatchSampler
 from .train_state import load_train_state, save_train_state, state_path_for
@@ -39,6 +40,7 @@ from .transforms import train_transform
 
 LOSSES = ("contrastive", "triplet", "margin")
 SAMPLINGS = ("random", "semihard", "hardest", "distance")
+SELECT_METRICS = ("map@r", "recall@1")
 PCA_MAX_IMAGES = 2048
 # Settings that fix the shapes of the saved state: a resumed run must use the same ones.
 RESUME_FIXED = ("backbone", "embedding_dim", "image_size", "pretrained", "frozen_bn", "loss")
@@ -60,12 +62,14 @@ class TrainSettings:
     classes_per_batch: int = 8
     images_per_class: int = 4
     batches_per_epoch: int | None = None
-    lr: float = 3e-4
-    backbone_lr_factor: float = 0.1
+    lr: float = 1e-3
+    backbone_lr_factor: float = 0.3
     beta_lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.1
     max_grad_norm: float = 10.0
+    crop_scale: float = 0.7
+    flip: bool = True
     frozen_bn: bool = True
     amp: bool = True
     device: str = "auto"
@@ -74,6 +78,8 @@ class TrainSettings:
     val_folder: str | None = None
     train_class_fraction: float = 0.5
     resume: str | None = None
+    select_metric: str = "map@r"
+    pooled_start: bool = True
     eval_batch_size: int = 64
 
 
@@ -156,6 +162,12 @@ def check_settings(settings: TrainSettings) -> None:
         raise ValueError(f"epochs must be 0 or more, got {settings.epochs}")
     if settings.lr <= 0 or settings.backbone_lr_factor < 0 or settings.beta_lr < 0:
         raise ValueError("learning rates must be positive")
+    if settings.select_metric not in SELECT_METRICS:
+        raise ValueError(
+            f"unknown selection metric {settings.select_metric!r}; choose one of: {', '.join(SELECT_METRICS)}"
+        )
+    if not 0.0 < settings.crop_scale <= 1.0:
+        raise ValueError(f"crop scale must be in (0, 1], got {settings.crop_scale}")
     if settings.embedding_dim is not None and settings.embedding_dim < 2:
         raise ValueError(f"embedding dim must be at least 2 (or none), got {settings.embedding_dim}")
 
@@ -243,6 +255,7 @@ class _Run:
         self.best_metrics: dict[str, float] = {}
         self.start_metrics: dict[str, float] = {}
         self.skipped_steps = 0
+        self.pooled_start: tuple[EmbeddingNet, dict[str, float]] | None = None
 
     # ----------------------------------------------------------------- setup
     def run(self) -> TrainResult:
@@ -338,9 +351,24 @@ class _Run:
     def _start_from_pretrained(self) -> int:
         """PCA head, then epoch 0: the untrained start is validated and saved as the first best."""
         if self.context.is_main:
+            self.pooled_start = self._pooled_candidate()
             self._init_head()
         self._finish_epoch(0)
         return 0
+
+    def _pooled_candidate(self) -> tuple[EmbeddingNet, dict[str, float]] | None:
+        """The pretrained pooled features without head (zero-shot), scored as an epoch-0 candidate.
+
+        A low-dimensional PCA head fitted on few images can retrieve worse than the full pooled
+        features; offering those too makes the "not training" fallback exactly zero-shot retrieval.
+        """
+        settings = self.settings
+        has_head = not isinstance(self.model.head, torch.nn.Identity)
+        if not (settings.pooled_start and settings.pretrained and has_head):
+            return None
+        config = dataclasses.replace(self.config, embedding_dim=None)
+        pooled = EmbeddingNet(config, self.model.backbone)
+        return pooled, self.validate(pooled)
 
     def _init_head(self) -> None:
         images = self.data.train
@@ -384,7 +412,7 @@ class _Run:
         self.history = [EpochReport(**entry) for entry in state["history"]]
         self.best_epoch = state["best_epoch"]
         self.best_metrics = state["best_metrics"]
-        self.best_key = (self.best_metrics["recall@1"], self.best_metrics["map@r"])
+        self.best_key = self._selection_key(self.best_metrics)
         self.start_metrics = state["start_metrics"]
         self.skipped_steps = state["skipped_steps"]
         return int(state["epoch"])
@@ -394,7 +422,11 @@ class _Run:
         """Train one epoch; False when stopped early."""
         settings = self.settings
         self.sampler.set_epoch(epoch)
-        dataset = ImageDataset(self.data.train, train_transform(self.config), settings.image_size)
+        dataset = ImageDataset(
+            self.data.train,
+            train_transform(self.config, settings.crop_scale, settings.flip),
+            settings.image_size,
+        )
         loader = DataLoader(
             dataset,
             batch_sampler=self.sampler,
@@ -466,8 +498,12 @@ class _Run:
     def _finish_epoch(self, epoch: int) -> None:
         """Validate on held-out classes, keep the best weights, save the resumable state (rank 0)."""
         if self.context.is_main:
-            metrics = self.validate()
-            key = (metrics["recall@1"], metrics["map@r"])
+            model, metrics = self.model, self.validate()
+            if epoch == 0 and self.pooled_start is not None:
+                if self._selection_key(self.pooled_start[1]) > self._selection_key(metrics):
+                    model, metrics = self.pooled_start
+                self.pooled_start = None
+            key = self._selection_key(metrics)
             is_best = key > self.best_key
             trained = epoch > 0
             report = EpochReport(
@@ -487,16 +523,22 @@ class _Run:
                 self.start_metrics = metrics
             if is_best:
                 self.best_key, self.best_epoch, self.best_metrics = key, epoch, metrics
-                save_checkpoint(self.out, self.model, self._checkpoint_info())
+                save_checkpoint(self.out, model, self._checkpoint_info())
             self._save_state(epoch)
             if self.on_epoch:
                 self.on_epoch(report)
         distributed.barrier(self.context)
 
-    def validate(self) -> dict[str, float]:
-        """Retrieval among the held-out images: Recall@1/2/4/8 and MAP@R."""
+    def _selection_key(self, metrics: dict[str, float]) -> tuple[float, float]:
+        """Held-out score that ranks epochs: the chosen metric, ties broken by the other one."""
+        first = self.settings.select_metric
+        second = next(name for name in SELECT_METRICS if name != first)
+        return metrics[first], metrics[second]
+
+    def validate(self, model: EmbeddingNet | None = None) -> dict[str, float]:
+        """Retrieval of `model` (default: the one training) among the held-out images: Recall@1/2/4/8, MAP@R."""
         vectors, labels = embed_images(
-            self.model, self.data.val, self.device, self.settings.eval_batch_size, self.workers
+            model or self.model, self.data.val, self.device, self.settings.eval_batch_size, self.workers
         )
         return {k: float(v) for k, v in retrieval_metrics(vectors, labels).items()}
 

@@ -21,13 +21,13 @@ def eval_transform(config: ModelConfig) -> v2.Compose:
     )
 
 
-def train_transform(config: ModelConfig, min_scale: float = 0.35) -> v2.Compose:
-    """Random resized crop and horizontal flip: the standard metric-learning augmentation."""
+def train_transform(config: ModelConfig, min_scale: float = 0.35, flip: bool = True) -> v2.Compose:
+    """Random resized crop covering at least `min_scale` of the image, and an optional horizontal flip."""
     return v2.Compose(
         [
             v2.PILToTensor(),
             v2.RandomResizedCrop(config.image_size, scale=(min_scale, 1.0), antialias=True),
-            v2.RandomHorizontalFlip(),
+            *([v2.RandomHorizontalFlip()] if flip else []),
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(config.mean, config.std),
         ]
