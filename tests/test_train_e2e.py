@@ -146,6 +146,8 @@ def test_resume_refuses_a_different_network(gratings, tmp_path):
     train(tiny(gratings, out, epochs=0))
     with pytest.raises(ValueError, match="embedding_dim 16 -> 8"):
         train(tiny(gratings, out, embedding_dim=8, resume=str(out)))
+    with pytest.raises(ValueError, match="seed 7 -> 8"):  # another seed splits the classes otherwise
+        train(tiny(gratings, out, seed=8, resume=str(out)))
 
 
 def test_non_finite_loss_skips_the_step_and_reports_it(gratings, tmp_path, monkeypatch):

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .pixels import to_rgb
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 MIN_IMAGES_PER_CLASS = 2
 SCAN_DECODE_SIZE = 64
@@ -136,8 +138,7 @@ def load_rgb(path: str | os.PathLike, min_side: int) -> Image.Image:
     with Image.open(path) as image:
         if image.format == "JPEG":
             image.draft("RGB", (min_side, min_side))
-        upright = ImageOps.exif_transpose(image)
-        return upright.convert("RGB")
+        return to_rgb(ImageOps.exif_transpose(image))
 
 
 class ImageDataset(torch.utils.data.Dataset):

@@ -43,7 +43,18 @@ SAMPLINGS = ("random", "semihard", "hardest", "distance")
 SELECT_METRICS = ("map@r", "recall@1")
 PCA_MAX_IMAGES = 2048
 # Settings that fix the shapes of the saved state: a resumed run must use the same ones.
-RESUME_FIXED = ("backbone", "embedding_dim", "image_size", "pretrained", "frozen_bn", "loss")
+# what a resumed run must share with the saved one: the network, and the class split (seed, fraction)
+RESUME_FIXED = (
+    "backbone",
+    "embedding_dim",
+    "image_size",
+    "pretrained",
+    "frozen_bn",
+    "loss",
+    "seed",
+    "train_class_fraction",
+    "val_folder",
+)
 
 
 @dataclass

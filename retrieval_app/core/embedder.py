@@ -19,6 +19,7 @@ from PIL import Image
 
 from trainer.checkpoint import load_model, model_fingerprint
 from trainer.model import EmbeddingNet
+from trainer.pixels import to_rgb
 from trainer.transforms import eval_transform
 
 from .images import ImageLoadError, load_image
@@ -101,7 +102,7 @@ class Embedder:
 
     def embed_image(self, image: Image.Image) -> np.ndarray:
         """One vector for an already decoded image (a pasted query)."""
-        return self.embed_tensors(self.preprocess(image.convert("RGB")).unsqueeze(0))[0]
+        return self.embed_tensors(self.preprocess(to_rgb(image)).unsqueeze(0))[0]
 
     def embed_file(self, path: str) -> np.ndarray:
         """One vector for one file; raises ImageLoadError with a reason."""

@@ -11,8 +11,9 @@ import threading
 import warnings
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from trainer.pixels import to_rgb
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 HEIF_SUFFIXES = frozenset({".heic", ".heif"})
@@ -94,7 +95,7 @@ def _decode(image: Image.Image, min_side: int | None) -> Image.Image:
     else:
         image.load()
     image = _apply_orientation(image)
-    image = _to_rgb(image)
+    image = to_rgb(image)
     return _shrink(image, min_side)
 
 
@@ -113,25 +114,6 @@ def _apply_orientation(image: Image.Image) -> Image.Image:
         return ImageOps.exif_transpose(image)
     except (ValueError, TypeError, KeyError, OSError, SyntaxError):
         return image
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode to 8-bit RGB; transparency is composited onto white, high bit depths rescaled."""
-    mode = image.mode
-    if mode == "RGB":
-        return image
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        array = np.asarray(image, dtype=np.float32)
-        low, high = float(array.min()), float(array.max())
-        scaled = (array - low) * (255.0 / (high - low)) if high > low else np.zeros_like(array)
-        return Image.fromarray(scaled.astype(np.uint8), "L").convert("RGB")
-    if mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
 
 
 def _unidentified_reason(path: str | os.PathLike) -> str:
