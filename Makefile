@@ -34,8 +34,8 @@ bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks.quick
 
 lint: $(VENV)/.installed-dev
-	$(PY) -m ruff check retrieval_app trainer tests benchmarks packaging
-	$(PY) -m ruff format --check retrieval_app trainer tests benchmarks packaging
+	$(PY) -m ruff check retrieval_app trainer tests benchmarks packaging resources
+	$(PY) -m ruff format --check retrieval_app trainer tests benchmarks packaging resources
 
 screenshots: $(VENV)/.installed-dev
 	bash packaging/screenshots.sh

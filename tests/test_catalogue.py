@@ -36,7 +36,9 @@ def test_non_utf8_path_round_trips(tmp_path):
 def test_failed_batch_changes_nothing(tmp_path):
     catalogue = Catalogue(str(tmp_path / "c.sqlite"))
     folder_id = catalogue.add_folder("/photos")
-    catalogue.apply_scan([(f"/photos/{i}.jpg", folder_id, 1, 1, None, "pending", None) for i in range(3)], [], [])
+    catalogue.apply_scan(
+        [(f"/photos/{i}.jpg", folder_id, 1, 1, None, "pending", None) for i in range(3)], [], []
+    )
     ids = [fid for fid, _ in catalogue.pending()]
     with pytest.raises(sqlite3.Error), catalogue.transaction() as db:
         db.execute("UPDATE files SET status = 'indexed', vector = ? WHERE id = ?", (b"\0" * 8, ids[0]))

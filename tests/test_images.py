@@ -16,7 +16,9 @@ def _save(path, image, **kw):
 
 @pytest.mark.parametrize("mode", ["P", "LA", "CMYK", "I;16", "RGBA", "L", "1", "I", "F"])
 def test_any_mode_becomes_rgb(tmp_path, mode):
-    source = Image.new("RGB", (40, 30), (200, 40, 90)).convert(mode) if mode not in ("I;16", "I", "F") else None
+    source = (
+        Image.new("RGB", (40, 30), (200, 40, 90)).convert(mode) if mode not in ("I;16", "I", "F") else None
+    )
     if source is None:
         array = (np.arange(40 * 30).reshape(30, 40) * 50).astype(np.uint16 if mode == "I;16" else np.int32)
         source = Image.fromarray(array.astype(np.float32) if mode == "F" else array, mode=None)

@@ -66,7 +66,10 @@ def test_incremental_reindex_equals_fresh_index(tmp_path, photos, tiny_checkpoin
         assert (report.added, report.changed, report.removed, report.moved) == (1, 1, 1, 1)
         assert report.embedded == 2  # the moved file kept its vector
         incremental = _snapshot(library)
-        _, _, = library.index_for("euclidean")
+        (
+            _,
+            _,
+        ) = library.index_for("euclidean")
         assert len(library.index_for("euclidean")[0]) == len(incremental)
     with _open(tmp_path, tiny_checkpoint, "fresh", 64) as fresh:
         fresh.index([folder])
@@ -104,7 +107,9 @@ def test_reopened_library_answers_identically(tmp_path, photos, tiny_checkpoint)
     queries = [members[1] for members in photos.values()]
     with _open(tmp_path, tiny_checkpoint, size=64) as library:
         library.index([tmp_path / "photos"])
-        before = {m: [library.search(q, k=5, metric=m) for q in queries] for m in ("euclidean", "mahalanobis")}
+        before = {
+            m: [library.search(q, k=5, metric=m) for q in queries] for m in ("euclidean", "mahalanobis")
+        }
     reopened = Library.open(tmp_path / "lib")
     with reopened:
         for metric, results in before.items():
