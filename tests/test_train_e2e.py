@@ -141,6 +141,13 @@ def test_resume_continues_at_the_next_epoch_with_identical_results(gratings, tmp
     assert torch.equal(whole_state["rng"]["cpu"], resumed_state["rng"]["cpu"])
 
 
+def test_margin_loss_learns_one_beta_per_class_unless_told_to_share_one(gratings, tmp_path):
+    per_class = train(tiny(gratings, tmp_path / "a.safetensors", epochs=1))
+    shared = train(tiny(gratings, tmp_path / "b.safetensors", epochs=1, class_beta=False))
+    assert load_train_state(per_class.state)["loss"]["beta"].shape == (8,)  # 16 classes, half held out
+    assert load_train_state(shared.state)["loss"]["beta"].shape == (1,)
+
+
 def test_resume_refuses_a_different_network(gratings, tmp_path):
     out = tmp_path / "m.safetensors"
     train(tiny(gratings, out, epochs=0))

@@ -159,6 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay,
         warmup_fraction=args.warmup_fraction,
         frozen_bn=args.frozen_bn,
+        class_beta=args.class_beta,
         crop_scale=args.crop_scale,
         flip=args.flip,
         select_metric=args.select_metric,
@@ -300,6 +301,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--weight-decay", type=float, default=d.weight_decay)
     train.add_argument("--warmup-fraction", type=float, default=d.warmup_fraction)
     train.add_argument("--frozen-bn", action=argparse.BooleanOptionalAction, default=d.frozen_bn)
+    train.add_argument(
+        "--class-beta",
+        action=argparse.BooleanOptionalAction,
+        default=d.class_beta,
+        help="margin loss: one learned boundary β per class (else one shared β)",
+    )
     train.add_argument(
         "--crop-scale",
         type=float,

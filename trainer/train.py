@@ -76,6 +76,7 @@ class TrainSettings:
     lr: float = 1e-3
     backbone_lr_factor: float = 0.3
     beta_lr: float = 1e-3
+    class_beta: bool = True
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.1
     max_grad_norm: float = 10.0
@@ -278,7 +279,9 @@ class _Run:
         self.data = load_data(settings)
         self.config = model_config(settings)
         self.classes_per_batch = self._classes_per_batch()
-        self.loss = make_loss(settings.loss, num_classes=len(self.data.train.classes))
+        self.loss = make_loss(
+            settings.loss, num_classes=len(self.data.train.classes) if settings.class_beta else None
+        )
         self.miner = make_miner(settings.sampling)
         resume_state = self._load_resume_state() if settings.resume else None
         self._build(resume_state)
