@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval_app.core.progress import Progress
@@ -54,8 +55,12 @@ def summarize_index(report: IndexReport) -> str:
     if report.moved:
         parts.append(f"{report.moved:,} moved")
     text = ", ".join(parts)
+    offline = "".join(
+        f" {Path(folder).name} cannot be read now (unplugged?); its images are kept."
+        for folder in report.unavailable
+    )
     if report.cancelled:
-        return f"Indexing stopped: {text}. The rest is indexed next time."
+        return f"Indexing stopped: {text}. The rest is indexed next time.{offline}"
     if not report.embedded and not report.removed and not report.skipped:
-        return "Library is up to date."
-    return f"{text[0].upper()}{text[1:]} in {format_duration(report.seconds)}."
+        return f"Library is up to date.{offline}"
+    return f"{text[0].upper()}{text[1:]} in {format_duration(report.seconds)}.{offline}"

@@ -83,6 +83,17 @@ def test_progress_wording():
     )
 
 
+def test_index_summary_names_folders_that_could_not_be_read():
+    from retrieval_app.core.library import IndexReport
+    from retrieval_app.gui.formatting import summarize_index
+
+    report = IndexReport(embedded=3, seconds=2.0, unavailable=["/media/usb/Holiday"])
+    assert summarize_index(report) == (
+        "3 images indexed in 2 s. Holiday cannot be read now (unplugged?); its images are kept."
+    )
+    assert summarize_index(IndexReport()) == "Library is up to date."
+
+
 def test_the_window_shows_before_torch_is_imported(tmp_path):
     """Torch loads in the background while the window is already usable."""
     script = (
