@@ -486,14 +486,24 @@ class Library:
         in memory (the indexes are rebuilt from the catalogue whenever they drift).
         """
         with self._lock:
-            dirty = [(key, self._indexes[key]) for key in sorted(self._dirty) if key in self._indexes]
-        if not dirty:
+            keys = sorted(key for key in self._dirty if key in self._indexes)
+        if not keys:
             return
         try:
             with self._writer:
-                for key, (index, space) in dirty:
-                    self._save_index(key, index, space)
-                    self._dirty.discard(key)
+                for key in keys:
+                    with self._lock:  # cleared first: an add during the save marks it again
+                        self._dirty.discard(key)
+                        entry = self._indexes.get(key)
+                    if entry is None:  # the model changed meanwhile; nothing of it to keep
+                        continue
+                    index, space = entry
+                    try:
+                        self._save_index(key, index, space)
+                    except BaseException:
+                        with self._lock:
+                            self._dirty.add(key)
+                        raise
         except LibraryBusyError:
             return
 
