@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from retrieval_app.core.catalogue import Catalogue
+from retrieval_app.core.embedder import DEFAULT_BATCH_SIZE
 from retrieval_app.core.library import Library
 from tests.imagegen import write_collection
 from tests.labelled_gratings import write_labelled_gratings
@@ -26,7 +27,8 @@ from trainer.train_state import load_train_state, state_path_for
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-HALF = 48  # the library holds one folder; the killed run adds a second: batches of 32 + 16
+HALF = 48  # the library holds one folder; the killed run adds a second, in several batches
+BATCH = DEFAULT_BATCH_SIZE
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +81,11 @@ def test_killed_at_a_dangerous_moment_resumes_without_loss_or_duplicates(
         opened.index([first])
     args = ["--library", str(library), "index", str(second), "-q"]
     run_killed(point, count, *args, exact_limit=exact_limit)
-    assert indexed_in_catalogue(library) == HALF + 32
+    assert indexed_in_catalogue(library) == HALF + BATCH
 
     with Library.open(library) as reopened:
         report = reopened.index()
-        assert report.embedded == HALF - 32  # nothing embedded twice, nothing lost
+        assert report.embedded == HALF - BATCH  # nothing embedded twice, nothing lost
         check = reopened.check()
         assert check.consistent, (check.missing_from_index, check.extra_in_index)
         status = reopened.status()
