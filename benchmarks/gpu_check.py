@@ -19,7 +19,8 @@ import torch
 
 from tests.labelled_gratings import write_labelled_gratings
 from trainer.devices import autocast_dtype
-from trainer.train import StepReport, TrainSettings, train
+from trainer.options import TrainSettings
+from trainer.train import StepReport, train
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -42,8 +42,9 @@ from trainer.data import ImageDataset, LabelledImages, scan_labelled_folder, spl
 from trainer.embedding import embed_images
 from trainer.evaluation import retrieval_metrics
 from trainer.model import EmbeddingNet, ModelConfig, build_model
+from trainer.options import TrainSettings
 from trainer.samplers import PKBatchSampler
-from trainer.train import TrainSettings, train
+from trainer.train import train
 
 DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "shared/data"
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from trainer.data import scan_labelled_folder
-from trainer.train import TrainSettings, train
+from trainer.options import TrainSettings
+from trainer.train import train
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared/data/omniglot/images_background_small1"
 DEFAULT_SETTINGS = (

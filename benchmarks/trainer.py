@@ -19,7 +19,8 @@ from trainer.losses import make_loss
 from trainer.miners import make_miner
 from trainer.model import build_model
 from trainer.optim import build_optimizer
-from trainer.train import TrainSettings, model_config
+from trainer.options import TrainSettings
+from trainer.train import model_config
 
 from .common import median, save, table
 

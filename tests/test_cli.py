@@ -114,3 +114,19 @@ def test_library_option_goes_before_or_after_the_command(tmp_path):
         str(tmp_path / "b"),
         None,
     )
+
+
+def test_help_and_status_answer_without_loading_torch(indexed):
+    """`--help` and `status` need no model, so they must not pay for importing torch."""
+    library, _ = indexed
+    script = (
+        "import contextlib, io, sys\n"
+        "from retrieval_app.cli.main import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help'])\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    code = main(['--library', {str(library)!r}, 'status'])\n"
+        "print(code, 'torch' in sys.modules, 'files:   11' in out.getvalue())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", "False", "True"], done.stderr

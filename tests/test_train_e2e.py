@@ -21,7 +21,8 @@ from trainer.data import scan_labelled_folder, split_by_class
 from trainer.embedding import embed_images
 from trainer.evaluation import retrieval_metrics
 from trainer.linear_metric import load_metric
-from trainer.train import TrainSettings, train
+from trainer.options import TrainSettings
+from trainer.train import train
 from trainer.train_state import load_train_state, state_path_for
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,8 @@ from trainer.data import load_rgb, scan_labelled_folder, split_by_class
 from trainer.head_init import init_head_from_pca
 from trainer.model import ModelConfig, build_model
 from trainer.optim import warmup_cosine
-from trainer.train import TrainSettings, check_settings
+from trainer.options import TrainSettings
+from trainer.train import check_settings
 from trainer.train_state import load_train_state, save_train_state
 from trainer.transforms import train_transform
 
@@ -215,3 +216,10 @@ def test_train_transform_crop_scale_and_flip_are_settings():
         assert any(isinstance(t, v2.RandomHorizontalFlip) for t in transform.transforms) == flip
     with pytest.raises(ValueError, match="crop scale"):
         check_settings(TrainSettings(folder="x", crop_scale=0.0))
+
+
+def test_backbone_names_offered_without_torch_are_exactly_the_registry():
+    from trainer.backbones import BACKBONES
+    from trainer.options import BACKBONE_NAMES
+
+    assert sorted(BACKBONE_NAMES) == sorted(BACKBONES)

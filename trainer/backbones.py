@@ -13,17 +13,13 @@ import torch
 from torch import nn
 
 from .efficientnet_lite import EfficientNetLite0, load_lite0_imagenet
+from .errors import WeightsUnavailableError
+from .options import DEFAULT_BACKBONE
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LITE_MEAN = (0.5, 0.5, 0.5)
 LITE_STD = (0.5, 0.5, 0.5)
-
-DEFAULT_BACKBONE = "efficientnet-lite0"
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights could not be found locally nor downloaded."""
 
 
 @dataclass(frozen=True)

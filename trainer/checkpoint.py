@@ -18,16 +18,13 @@ from safetensors.torch import load_file, save_file
 
 from .atomicio import atomic_target, atomic_write_bytes
 from .backbones import backbone_spec
+from .errors import CheckpointError
 from .model import EmbeddingNet, ModelConfig, build_model
+from .options import PICKLE_SUFFIXES, is_checkpoint_spec
 
 CONFIG_KEY = "lookalike_config"
 FORMAT_KEY = "lookalike_format"
 FORMAT_VERSION = "1"
-PICKLE_SUFFIXES = {".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, unsafe or malformed."""
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -89,11 +86,6 @@ def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> Embed
     except RuntimeError as exc:
         raise CheckpointError(f"{path} does not match its config: {exc}") from exc
     return model
-
-
-def is_checkpoint_spec(spec: str) -> bool:
-    """True when a model spec names a file rather than a backbone."""
-    return spec.endswith(".safetensors") or os.sep in spec or Path(spec).suffix in PICKLE_SUFFIXES
 
 
 def load_model(spec: str, image_size: int | None = None) -> EmbeddingNet:

@@ -14,12 +14,23 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from .backbones import BACKBONES, DEFAULT_BACKBONE, WeightsUnavailableError
-from .devices import DEVICE_CHOICES, describe_device, resolve_device
-from .train import LOSSES, SAMPLINGS, SELECT_METRICS, EpochReport, StepReport, TrainSettings
+from .errors import WeightsUnavailableError
+from .options import (
+    BACKBONE_NAMES,
+    DEFAULT_BACKBONE,
+    DEVICE_CHOICES,
+    LOSSES,
+    SAMPLINGS,
+    SELECT_METRICS,
+    TrainSettings,
+)
+
+if TYPE_CHECKING:
+    from .train import EpochReport, StepReport
 
 PROG = "lookalike"
 METRIC_METHODS = ("covariance", "mmc", "lmnn")
@@ -134,6 +145,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 @user_errors
 def cmd_train(args: argparse.Namespace) -> int:
+    from .devices import describe_device, resolve_device
     from .train import train
     from .train_state import state_path_for
 
@@ -279,7 +291,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="fine-tune the embedding network on labelled folders")
     train.add_argument("folder", help="labelled folder: one sub-folder of images per class")
     train.add_argument("--out", default=d.out, help=f"best weights, a .safetensors path (default {d.out})")
-    train.add_argument("--backbone", choices=sorted(BACKBONES), default=d.backbone)
+    train.add_argument("--backbone", choices=sorted(BACKBONE_NAMES), default=d.backbone)
     train.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=d.pretrained)
     train.add_argument(
         "--embedding-dim", type=int, default=d.embedding_dim, help="projection size; 0 keeps pooled features"

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 
 import torch
 
-DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
-
 
 def resolve_device(name: str = "auto") -> torch.device:
     """`auto` picks CUDA, then MPS, then the CPU; a named device must be available."""

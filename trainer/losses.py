@@ -16,6 +16,7 @@ from torch import nn
 
 from .distances import paired_distances
 from .miners import Triplets
+from .options import LOSSES
 
 
 class LossOutput(NamedTuple):
@@ -122,9 +123,6 @@ class MarginLoss(nn.Module):
         total = pull.sum() + push.sum() + self.nu * beta.sum()
         loss = total / active.sum().clamp_min(1)
         return LossOutput(loss, _fraction(active, len(active)))
-
-
-LOSSES = ("contrastive", "triplet", "margin")
 
 
 def make_loss(name: str, num_classes: int | None = None, **kwargs) -> nn.Module:

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import DEFAULT_BACKBONE, backbone_spec
+from .backbones import backbone_spec
+from .options import DEFAULT_BACKBONE
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import distributed
-from .backbones import DEFAULT_BACKBONE
 from .checkpoint import save_checkpoint
 from .data import ImageDataset, LabelledImages, scan_labelled_folder, split_by_class
 from .devices import autocast, autocast_dtype
@@ -34,15 +33,12 @@ from .losses import make_loss
 from .miners import make_miner
 from .model import EmbeddingNet, ModelConfig, build_model
 from .optim import build_optimizer, warmup_cosine
+from .options import LOSSES, SAMPLINGS, SELECT_METRICS, TrainSettings
 from .samplers import PKBatchSampler
 from .train_state import load_train_state, save_train_state, state_path_for
 from .transforms import train_transform
 
-LOSSES = ("contrastive", "triplet", "margin")
-SAMPLINGS = ("random", "semihard", "hardest", "distance")
-SELECT_METRICS = ("map@r", "recall@1")
 PCA_MAX_IMAGES = 2048
-# Settings that fix the shapes of the saved state: a resumed run must use the same ones.
 # what a resumed run must share with the saved one: the network, and the class split (seed, fraction)
 RESUME_FIXED = (
     "backbone",
@@ -55,44 +51,6 @@ RESUME_FIXED = (
     "train_class_fraction",
     "val_folder",
 )
-
-
-@dataclass
-class TrainSettings:
-    """Everything a training run depends on; the CLI flags map one to one onto these fields."""
-
-    folder: str
-    out: str = "model.safetensors"
-    backbone: str = DEFAULT_BACKBONE
-    pretrained: bool = True
-    embedding_dim: int | None = 128
-    image_size: int = 224
-    loss: str = "margin"
-    sampling: str = "distance"
-    epochs: int = 10
-    classes_per_batch: int = 8
-    images_per_class: int = 4
-    batches_per_epoch: int | None = None
-    lr: float = 1e-3
-    backbone_lr_factor: float = 0.3
-    beta_lr: float = 1e-3
-    class_beta: bool = True
-    weight_decay: float = 1e-4
-    warmup_fraction: float = 0.1
-    max_grad_norm: float = 10.0
-    crop_scale: float = 0.7
-    flip: bool = True
-    frozen_bn: bool = True
-    amp: bool = True
-    device: str = "auto"
-    seed: int = 0
-    workers: int | None = None
-    val_folder: str | None = None
-    train_class_fraction: float = 0.5
-    resume: str | None = None
-    select_metric: str = "map@r"
-    pooled_start: bool = True
-    eval_batch_size: int = 64
 
 
 @dataclass

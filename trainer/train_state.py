@@ -17,7 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .atomicio import atomic_target
-from .checkpoint import CheckpointError
+from .errors import CheckpointError
 
 STATE_KEY = "lookalike_train_state"
 STATE_VERSION = 1

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from trainer.backbones import WeightsUnavailableError
-from trainer.checkpoint import CheckpointError
+from trainer.errors import CheckpointError, WeightsUnavailableError
 
 from .images import ImageLoadError
 from .library import LibraryError

@@ -13,17 +13,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from trainer.atomicio import atomic_target, atomic_write_bytes
-from trainer.backbones import DEFAULT_BACKBONE
-from trainer.checkpoint import is_checkpoint_spec
+from trainer.errors import CheckpointError, WeightsUnavailableError
+from trainer.options import DEFAULT_BACKBONE, is_checkpoint_spec
 
 from . import catalogue as cat
 from .catalogue import Catalogue
-from .embedder import Embedder
 from .lock import LibraryBusyError, LibraryLock
 from .metrics import (
     MetricError,
@@ -36,6 +36,9 @@ from .metrics import (
 from .progress import CancelToken, ProgressCallback, ProgressMeter
 from .scanner import FileEntry, fingerprint, scan_folder
 from .vector_index import ExactIndex, HnswIndex, VectorIndex, load_index
+
+if TYPE_CHECKING:
+    from .embedder import Embedder
 
 EXACT_LIMIT = 2000
 SAVE_EVERY_SECONDS = 30.0
@@ -198,8 +201,7 @@ class Library:
             return self._embedder
 
     def _load_embedder(self, spec: str, image_size: int | None) -> Embedder:
-        from trainer.backbones import WeightsUnavailableError
-        from trainer.checkpoint import CheckpointError
+        from .embedder import Embedder  # imports torch: only when a model is needed
 
         try:
             return Embedder(spec, image_size=image_size, device=self.device)

@@ -156,14 +156,14 @@ class LibraryController(QObject):
             report(Progress("opening", 0, 0, message="Loading the model"))
             from retrieval_app.core.library import Library
             from retrieval_app.core.metrics import METRICS
-            from trainer.backbones import BACKBONES
+            from trainer.options import BACKBONE_NAMES
 
             library = Library.open(root, model=model, device=device)
             try:
                 library.embedder  # noqa: B018 - load the model now so the first query is quick
                 apply_threads(threads)
                 info = LibraryInfo(
-                    library.root, library.model_spec, list(BACKBONES), METRICS, available_devices()
+                    library.root, library.model_spec, list(BACKBONE_NAMES), METRICS, available_devices()
                 )
                 return library, info, library.status()
             except BaseException:

@@ -157,14 +157,13 @@ class FineTuneDialog(QDialog):
         layout.addWidget(self.buttons)
 
     def _build_training_tab(self) -> QWidget:
-        from trainer.backbones import BACKBONES, DEFAULT_BACKBONE
-        from trainer.train import LOSSES, SAMPLINGS
+        from trainer.options import BACKBONE_NAMES, DEFAULT_BACKBONE, LOSSES, SAMPLINGS
 
         info = self.controller.info
         current = info.model if info else DEFAULT_BACKBONE
         self.backbone = _combo(
-            {name: name for name in BACKBONES},
-            current if current in BACKBONES else DEFAULT_BACKBONE,
+            {name: name for name in BACKBONE_NAMES},
+            current if current in BACKBONE_NAMES else DEFAULT_BACKBONE,
             "Backbone",
         )
         self.loss = _combo({k: LOSS_LABELS.get(k, k) for k in LOSSES}, "margin", "Loss")
@@ -299,7 +298,7 @@ class FineTuneDialog(QDialog):
 
     # -- training -----------------------------------------------------------------------
     def training_settings(self) -> Any:
-        from trainer.train import TrainSettings
+        from trainer.options import TrainSettings
 
         backbone = str(self.backbone.currentData())
         folder = self.folder.text()

@@ -1,0 +1,71 @@
+"""The trainer's choices and defaults as plain values, importable without torch.
+
+Command lines and dialogs build their options from these, so `lookalike --help` and the
+GUI's first window do not wait for torch to load.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_BACKBONE = "efficientnet-lite0"
+BACKBONE_NAMES = (
+    DEFAULT_BACKBONE,
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "convnext_tiny",
+)
+DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+LOSSES = ("contrastive", "triplet", "margin")
+SAMPLINGS = ("random", "semihard", "hardest", "distance")
+SELECT_METRICS = ("map@r", "recall@1")
+PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"})
+
+
+def is_checkpoint_spec(spec: str) -> bool:
+    """True when a model spec names a file rather than a backbone."""
+    return spec.endswith(".safetensors") or os.sep in spec or Path(spec).suffix in PICKLE_SUFFIXES
+
+
+@dataclass
+class TrainSettings:
+    """Everything a training run depends on; the CLI flags map one to one onto these fields."""
+
+    folder: str
+    out: str = "model.safetensors"
+    backbone: str = DEFAULT_BACKBONE
+    pretrained: bool = True
+    embedding_dim: int | None = 128
+    image_size: int = 224
+    loss: str = "margin"
+    sampling: str = "distance"
+    epochs: int = 10
+    classes_per_batch: int = 8
+    images_per_class: int = 4
+    batches_per_epoch: int | None = None
+    lr: float = 1e-3
+    backbone_lr_factor: float = 0.3
+    beta_lr: float = 1e-3
+    class_beta: bool = True
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.1
+    max_grad_norm: float = 10.0
+    crop_scale: float = 0.7
+    flip: bool = True
+    frozen_bn: bool = True
+    amp: bool = True
+    device: str = "auto"
+    seed: int = 0
+    workers: int | None = None
+    val_folder: str | None = None
+    train_class_fraction: float = 0.5
+    resume: str | None = None
+    select_metric: str = "map@r"
+    pooled_start: bool = True
+    eval_batch_size: int = 64
