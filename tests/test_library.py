@@ -11,6 +11,7 @@ from PIL import Image
 
 from retrieval_app.core.library import Library, LibraryError
 from retrieval_app.core.progress import CancelToken
+from retrieval_app.core.vector_index import HnswIndex
 from tests.imagegen import original, variant, write_collection
 
 
@@ -66,10 +67,6 @@ def test_incremental_reindex_equals_fresh_index(tmp_path, photos, tiny_checkpoin
         assert (report.added, report.changed, report.removed, report.moved) == (1, 1, 1, 1)
         assert report.embedded == 2  # the moved file kept its vector
         incremental = _snapshot(library)
-        (
-            _,
-            _,
-        ) = library.index_for("euclidean")
         assert len(library.index_for("euclidean")[0]) == len(incremental)
     with _open(tmp_path, tiny_checkpoint, "fresh", 64) as fresh:
         fresh.index([folder])
@@ -201,3 +198,30 @@ def test_rgba_query_image(tmp_path, photos, tiny_checkpoint):
     with _open(tmp_path, tiny_checkpoint, size=64) as library:
         library.index([tmp_path / "photos"])
         assert len(library.search(Image.new("RGBA", (50, 50)), k=3)) == 3
+
+
+def test_a_grown_library_tunes_its_graph_search_and_retunes_after_growing(
+    tmp_path, photos, lite_model_spec, monkeypatch, capsys
+):
+    import retrieval_app.core.library as library_module
+    from retrieval_app.cli.main import main
+
+    monkeypatch.setattr(library_module, "EXACT_LIMIT", 10)
+    folder = tmp_path / "photos"
+    with _open(tmp_path, lite_model_spec) as library:
+        library.index([folder])
+        index, _ = library.index_for("euclidean")
+        assert isinstance(index, HnswIndex)
+        assert (index.tuning.size, index.tuning.k) == (16, library_module.DEFAULT_K)
+        first = index.tuning
+    assert main(["--library", str(tmp_path / "lib"), "status"]) == 0
+    assert f"HNSW graph of 16 vectors, ef {index.ef} (recall@12 {first.recall:.3f}" in capsys.readouterr().out
+
+    for extra in range(8):  # 24 = 1.5 x 16: not yet worth re-measuring
+        original(200 + extra).save(folder / f"extra{extra}.jpg")
+    with _open(tmp_path, lite_model_spec) as library:
+        library.index()
+        assert library.index_for("euclidean")[0].tuning == first
+        original(300).save(folder / "one-more.jpg")
+        library.index()
+        assert library.index_for("euclidean")[0].tuning.size == 25

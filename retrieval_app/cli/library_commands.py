@@ -89,6 +89,8 @@ def print_status(status: LibraryStatus) -> None:
         f"files:   {status.files} ({status.indexed} indexed, {len(status.skipped)} skipped, {status.pending} pending)"
     )
     print(f"indexes: {status.index_bytes / 1e6:.1f} MB")
+    for key, search in status.search.items():
+        print(f"  {key}: {describe_search(search)}")
     for folder in status.folders:
         print(
             f"  {folder.path}: {folder.files} files, {folder.indexed} indexed, "
@@ -98,6 +100,16 @@ def print_status(status: LibraryStatus) -> None:
         print("skipped:")
         for path, reason in status.skipped:
             print(f"  {path}: {reason}")
+
+
+def describe_search(search: dict) -> str:
+    """One line on how an index searches, from `LibraryStatus.search`."""
+    if search["kind"] == "exact":
+        return f"exact search over {search['vectors']} vectors"
+    line = f"HNSW graph of {search['vectors']} vectors, ef {search['ef']}"
+    if search["recall"] is not None:
+        line += f" (recall@{search['recall_k']} {search['recall']:.3f} when tuned)"
+    return line
 
 
 def cmd_status(args: argparse.Namespace) -> int:

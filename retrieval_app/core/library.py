@@ -24,6 +24,7 @@ from trainer.options import DEFAULT_BACKBONE, is_checkpoint_spec
 
 from . import catalogue as cat
 from .catalogue import Catalogue
+from .ef_tuning import needs_tuning, tune_ef
 from .lock import LibraryBusyError, LibraryLock
 from .metrics import (
     MetricError,
@@ -76,6 +77,7 @@ class LibraryStatus:
     pending: int
     skipped: list[tuple[str, str]]
     index_bytes: int
+    search: dict[str, dict] = field(default_factory=dict)  # per saved index, see `search_summary`
 
     def to_json(self) -> dict:
         return {
@@ -323,6 +325,8 @@ class Library:
             report = self.scan(progress, cancel)
             if not report.cancelled:
                 self._embed_pending(report, progress, cancel)
+            if not report.cancelled:
+                self._tune_indexes()
             self.save_indexes()
         report.seconds = time.perf_counter() - start
         return report
@@ -357,6 +361,20 @@ class Library:
                     self._reconcile(upgraded, space)
                     self._indexes[key] = (upgraded, space)
                     self._dirty.add(key)
+
+    def _tune_indexes(self) -> None:
+        """Re-measure the search breadth of each HNSW index that has grown or shrunk enough for
+        its recall to have changed (a few seconds at 100k vectors, nothing for small ones)."""
+        with self._lock:
+            stale = [
+                (key, index)
+                for key, (index, _) in self._indexes.items()
+                if isinstance(index, HnswIndex) and needs_tuning(index)
+            ]
+        for key, index in stale:
+            tune_ef(index, k=DEFAULT_K)
+            with self._lock:
+                self._dirty.add(key)
 
     def _add_to_indexes(self, vectors: dict[int, np.ndarray]) -> None:
         if not vectors:
@@ -444,6 +462,7 @@ class Library:
                     self._dirty.add(space.index_key)
                 self._indexes[space.index_key] = (index, space)
                 self._upgrade_grown_indexes()
+                self._tune_indexes()
             return self._indexes[space.index_key][0], space
 
     def _index_paths(self, key: str) -> tuple[Path, Path]:
@@ -514,6 +533,7 @@ class Library:
         path = hnsw_path if isinstance(index, HnswIndex) else exact_path
         index.save(path)
         meta = {"model": self._fingerprint(), "token": space.token, "file": path.name}
+        meta["search"] = search_summary(index)
         atomic_write_bytes(self.root / "indexes" / f"{key}.meta.json", json.dumps(meta).encode())
         other = exact_path if path == hnsw_path else hnsw_path
         for leftover in (other, other.with_name(other.name + ".json")):
@@ -589,6 +609,14 @@ class Library:
                 )
             )
         index_bytes = sum(p.stat().st_size for p in (self.root / "indexes").iterdir() if p.is_file())
+        search = {}
+        for meta_path in sorted((self.root / "indexes").glob("*.meta.json")):
+            try:
+                search[meta_path.name.removesuffix(".meta.json")] = json.loads(meta_path.read_text())[
+                    "search"
+                ]
+            except (OSError, ValueError, KeyError):
+                continue
         return LibraryStatus(
             model=self.model_spec,
             folders=rows,
@@ -597,6 +625,7 @@ class Library:
             pending=sum(r.pending for r in rows),
             skipped=self.catalogue.skipped(),
             index_bytes=index_bytes,
+            search=search,
         )
 
     def check(self, repair: bool = False) -> CheckReport:
@@ -624,6 +653,21 @@ class Library:
                 self.save_indexes()
             report.repaired = True
         return report
+
+
+def search_summary(index: VectorIndex) -> dict:
+    """How an index searches, for `status`: exact or HNSW, its size, and for HNSW the ef in use
+    with the recall measured when it was tuned."""
+    if not isinstance(index, HnswIndex):
+        return {"kind": "exact", "vectors": len(index)}
+    tuning = index.tuning
+    return {
+        "kind": "hnsw",
+        "vectors": len(index),
+        "ef": index.ef,
+        "recall": tuning.recall if tuning else None,
+        "recall_k": tuning.k if tuning else None,
+    }
 
 
 def absolute_spec(spec: str) -> str:

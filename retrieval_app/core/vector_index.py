@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import threading
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +24,18 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 256
 EXACT_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class EfTuning:
+    """How an HNSW index's ef was chosen: recall@k measured on `queries` of its own vectors
+    when it held `size` of them (see `ef_tuning`)."""
+
+    size: int
+    k: int
+    target: float
+    recall: float
+    queries: int
 
 
 class VectorIndex(Protocol):
@@ -60,6 +73,7 @@ class ExactIndex:
         self._lock = threading.Lock()
         self._ids = np.zeros(0, dtype=np.int64)
         self._vectors = np.zeros((0, dim), dtype=np.float32)
+        self._norms = np.zeros(0, dtype=np.float32)  # squared, kept beside the vectors
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -75,26 +89,26 @@ class ExactIndex:
             keep = ~np.isin(self._ids, ids)
             self._ids = np.concatenate([self._ids[keep], ids])
             self._vectors = np.concatenate([self._vectors[keep], matrix])
+            self._norms = np.concatenate([self._norms[keep], _squared_norms(matrix)])
 
     def remove(self, ids: np.ndarray) -> None:
         with self._lock:
             keep = ~np.isin(self._ids, np.asarray(ids, dtype=np.int64))
-            self._ids, self._vectors = self._ids[keep], self._vectors[keep]
+            self._ids, self._vectors, self._norms = self._ids[keep], self._vectors[keep], self._norms[keep]
 
     def query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = _as_matrix(vectors, self.dim)
         with self._lock:
-            ids, data = self._ids, self._vectors
+            ids, data, norms = self._ids, self._vectors, self._norms
         k = min(k, len(ids))
         if k <= 0:
             empty = np.zeros((len(queries), 0))
             return empty.astype(np.int64), empty.astype(np.float32)
-        norms = np.einsum("ij,ij->i", data, data)
         out_ids = np.empty((len(queries), k), dtype=np.int64)
         out_dist = np.empty((len(queries), k), dtype=np.float32)
         for start in range(0, len(queries), EXACT_CHUNK):
             q = queries[start : start + EXACT_CHUNK]
-            sq = norms[None, :] - 2.0 * (q @ data.T) + np.einsum("ij,ij->i", q, q)[:, None]
+            sq = norms[None, :] - 2.0 * (q @ data.T) + _squared_norms(q)[:, None]
             part = (
                 np.argpartition(sq, k - 1, axis=1)[:, :k]
                 if k < len(ids)
@@ -119,6 +133,7 @@ class ExactIndex:
             vectors = data["vectors"].astype(np.float32)
             index = cls(vectors.shape[1])
             index._ids, index._vectors = data["ids"].astype(np.int64), vectors
+            index._norms = _squared_norms(vectors)
         return index
 
 
@@ -139,6 +154,7 @@ class HnswIndex:
     ) -> None:
         self.dim = dim
         self.m, self.ef_construction, self.ef = m, ef_construction, ef
+        self.tuning: EfTuning | None = None
         self._lock = threading.Lock()
         self._live: set[int] = set()
         self._tombstones: set[int] = set()
@@ -157,10 +173,16 @@ class HnswIndex:
         with self._lock:
             return np.array(sorted(self._live), dtype=np.int64)
 
-    def set_ef(self, ef: int) -> None:
+    def set_ef(self, ef: int, tuning: EfTuning | None = None) -> None:
+        """Search breadth from now on; `tuning` records the measurement that chose it, if any."""
         with self._lock:
-            self.ef = ef
+            self.ef, self.tuning = ef, tuning
             self._index.set_ef(ef)
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of live `ids`, in that order."""
+        with self._lock:
+            return np.asarray(self._index.get_items(np.asarray(ids, dtype=np.int64)), dtype=np.float32)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -199,14 +221,15 @@ class HnswIndex:
                     self._live.discard(label)
                     self._tombstones.add(label)
 
-    def query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def query(self, vectors: np.ndarray, k: int, ef: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` nearest live ids and distances; `ef` overrides the search breadth for this call."""
         queries = _as_matrix(vectors, self.dim)
         with self._lock:
             k = min(k, len(self._live))
             if k <= 0:
                 empty = np.zeros((len(queries), 0))
                 return empty.astype(np.int64), empty.astype(np.float32)
-            ef = max(self.ef, k)
+            ef = max(self.ef if ef is None else ef, k)
             self._index.set_ef(ef)
             while True:
                 try:
@@ -227,6 +250,7 @@ class HnswIndex:
                 self._index.save_index(str(tmp))
                 digest = _file_digest(tmp)
             meta = {"m": self.m, "ef_construction": self.ef_construction, "ef": self.ef, "dim": self.dim}
+            meta["tuning"] = asdict(self.tuning) if self.tuning else None
             meta["graph_blake2b"] = digest
             meta["live"] = sorted(self._live)
             atomic_write_bytes(_sidecar(path), json.dumps(meta).encode())
@@ -241,6 +265,7 @@ class HnswIndex:
         index = cls.__new__(cls)
         index.dim, index.m = int(meta["dim"]), int(meta["m"])
         index.ef_construction, index.ef = int(meta["ef_construction"]), int(meta["ef"])
+        index.tuning = EfTuning(**meta["tuning"]) if meta.get("tuning") else None
         index._lock = threading.Lock()
         index._index = hnswlib.Index(space="l2", dim=index.dim)
         index._index.load_index(str(path), allow_replace_deleted=True)
@@ -252,6 +277,10 @@ class HnswIndex:
             with contextlib.suppress(RuntimeError):  # already marked deleted in the saved graph
                 index._index.mark_deleted(stale)
         return index
+
+
+def _squared_norms(matrix: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", matrix, matrix)
 
 
 def _file_digest(path: Path) -> str:
