@@ -36,8 +36,15 @@ class GroupsModel(ThumbnailListModel):
         return row.representative.path
 
     def set_groups(self, groups: list[Group]) -> None:
-        """New sets: every member ticked, each representative its set's keeper."""
-        self.picks = {group.id: SetPicks.for_group(group) for group in groups}
+        """New sets: every member ticked and each representative its set's keeper, except for the
+        images whose keeper or tick the person changed in the sets shown before."""
+        chosen_keepers = {
+            picks.keeper
+            for group in self._rows
+            if (picks := self.picks[group.id]).keeper != group.representative.path
+        }
+        unticked = {path for picks in self.picks.values() for path in picks.left_out}
+        self.picks = {group.id: SetPicks.for_group(group, chosen_keepers, unticked) for group in groups}
         self._reset(groups)
 
     def groups(self) -> list[Group]:

@@ -3,6 +3,8 @@
 - Every member starts ticked; the set's representative (the core's medoid) starts as its keeper.
 - The keeper is always ticked and is written first (`01-name.jpg`); choosing another keeper ticks it.
 - Unticked members are left out of every export.
+- When the sets are found again (other distance, metric or photos), those choices carry over to
+  the same images: a chosen keeper stays its set's keeper, an unticked image stays unticked.
 - What to export: "ticked" (the keeper and the ticked members), "keepers" (one file per set, into
   one folder) or "others" (the ticked members without the keeper: the duplicates, to review).
 - Several sets go into one sub-folder each (`group-001`, ... as the CLI writes them); a single
@@ -11,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -34,8 +36,14 @@ class SetPicks:
     left_out: set[str] = field(default_factory=set)
 
     @classmethod
-    def for_group(cls, group: Group) -> SetPicks:
-        return cls(group.representative.path)
+    def for_group(
+        cls, group: Group, chosen_keepers: Set[str] = frozenset(), unticked: Set[str] = frozenset()
+    ) -> SetPicks:
+        """The representative keeps and every member is ticked, except where earlier choices
+        (keepers the person chose, images they unticked) name members of this set."""
+        paths = [member.path for member in group.members]
+        keeper = next((path for path in paths if path in chosen_keepers), group.representative.path)
+        return cls(keeper, {path for path in paths if path in unticked and path != keeper})
 
     def is_ticked(self, path: str) -> bool:
         return path not in self.left_out

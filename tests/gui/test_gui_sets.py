@@ -215,6 +215,26 @@ def test_the_chosen_keeper_is_exported(qtbot, window, library_sets, tmp_path):
     assert [row["path"] for row in rows] == [paths[0], paths[2], paths[4]]  # not the keeper, not unticked
 
 
+def test_choices_carry_over_when_the_sets_are_found_again(qtbot, window, library_sets):
+    groups = show_sets(qtbot, window)
+    page = window.sets_page
+    view, model = page.members_view, page.members_model
+    paths = member_paths(window)
+    model.set_ticked([2], False)
+    view.setFocus()
+    view.setCurrentIndex(model.index(3))
+    QTest.keyClick(view, Qt.Key.Key_K)
+
+    again = show_sets(qtbot, window, max_distance=THRESHOLD + 0.02)  # found again, same sets
+    assert [{m.path for m in g.members} for g in again] == [{m.path for m in g.members} for g in groups]
+    picks = page.groups_model.picks
+    first = picks[again[0].id]
+    assert first.keeper == paths[3] and first.left_out == {paths[2]}
+    assert all(picks[g.id].keeper == g.representative.path and not picks[g.id].left_out for g in again[1:])
+    assert page.groups_model.index(0).data(DetailRole) == "4 of 5 ticked"
+    assert model.index(member_paths(window).index(paths[3])).data(KeeperRole)  # the open set shows it
+
+
 def test_export_errors_are_readable(qtbot, window, library_sets, tmp_path):
     show_sets(qtbot, window)
     not_a_folder = tmp_path / "taken.txt"
