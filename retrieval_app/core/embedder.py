@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
+from torch.fx.experimental.optimization import fuse
+from torch.fx.proxy import TraceError
 
 from trainer.checkpoint import load_model, model_fingerprint
 from trainer.model import EmbeddingNet
@@ -59,6 +62,16 @@ def configure_threads(decode_workers: int | None = None) -> int:
     return workers
 
 
+def fold_batchnorm(network: EmbeddingNet) -> nn.Module:
+    """The same function with each BatchNorm folded into the convolution before it, one pass
+    fewer over every feature map: about 1.4 x the images per second on a CPU (PERFORMANCE.md).
+    A network torch.fx cannot trace is returned unchanged, since folding only saves time."""
+    try:
+        return fuse(network.eval(), inplace=True)
+    except (TraceError, TypeError, RuntimeError, NotImplementedError):
+        return network
+
+
 class Embedder:
     """A loaded model plus the preprocessing it was trained with."""
 
@@ -74,11 +87,12 @@ class Embedder:
         self.device = pick_device(device)
         self.batch_size = batch_size
         self.workers = configure_threads(decode_workers)
-        self.model: EmbeddingNet = load_model(spec, image_size=image_size).to(self.device)
+        network = load_model(spec, image_size=image_size)
+        self.config = network.config
+        self.fingerprint = model_fingerprint(spec, self.config)
+        self.model = fold_batchnorm(network).to(self.device)
         if self.device.type == "cpu":
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.config = self.model.config
-        self.fingerprint = model_fingerprint(spec, self.config)
         self._transform = eval_transform(self.config)
 
     @property
