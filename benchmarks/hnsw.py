@@ -72,11 +72,12 @@ SETS = {"uniform": uniform, "clustered": clustered}
 def data_and_queries(
     make: Callable[[int, int, np.random.Generator], np.ndarray],
     n: int,
-    args: argparse.Namespace,
+    dim: int,
+    queries: int,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`n` vectors and `args.queries` fresh ones drawn from the same distribution (same clusters)."""
-    both = make(n + args.queries, args.dim, rng)
+    """`n` vectors and `queries` fresh ones drawn from the same distribution (same clusters)."""
+    both = make(n + queries, dim, rng)
     return both[:n], both[n:]
 
 
@@ -160,7 +161,7 @@ def _at(result: dict, ef: int) -> dict:
 
 def sweep(args: argparse.Namespace, rng: np.random.Generator) -> list[dict]:
     make = SETS[args.sweep_set]
-    data, queries = data_and_queries(make, args.sweep_vectors, args, rng)
+    data, queries = data_and_queries(make, args.sweep_vectors, args.dim, args.queries, rng)
     exact = ExactIndex(args.dim)
     exact.add(np.arange(len(data)), data)
     truth, _ = exact.query(queries, K)
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
     rng = np.random.default_rng(0)
     results = []
     for name, make in SETS.items():
-        data, queries = data_and_queries(make, args.vectors, args, rng)
+        data, queries = data_and_queries(make, args.vectors, args.dim, args.queries, rng)
         results.append(headline(name, data, queries, args.ef))
         del data
     print(

@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from retrieval_app.core.embedder import DEFAULT_BATCH_SIZE, Embedder
+from retrieval_app.core.images import load_image
 from trainer.backbones import DEFAULT_BACKBONE
 from trainer.transforms import eval_transform
 
@@ -85,6 +86,27 @@ def decode_seconds(embedder: Embedder, paths: list[str]) -> float:
     return (time.thread_time() - start) / len(paths)
 
 
+def decode_split(embedder: Embedder, paths: list[str]) -> dict[str, dict[str, float]]:
+    """Per photo size, one thread's CPU ms for the draft decode and for the transform after it:
+    which part of the workers' job is the cost."""
+    times: dict[int, list[tuple[float, float]]] = {}
+    for path in paths:
+        with Image.open(path) as image:
+            megapixels = round(image.width * image.height / 1e6)
+        start = time.thread_time()
+        decoded = load_image(path, min_side=embedder.config.image_size)
+        middle = time.thread_time()
+        embedder.preprocess(decoded)
+        times.setdefault(megapixels, []).append((middle - start, time.thread_time() - middle))
+    return {
+        f"{mp} MP": {
+            "decode_ms": median([d for d, _ in pairs]) * 1e3,
+            "transform_ms": median([t for _, t in pairs]) * 1e3,
+        }
+        for mp, pairs in sorted(times.items())
+    }
+
+
 def run(args: argparse.Namespace, folder: Path) -> dict:
     sizes = [SIZES_BY_MP[mp] for mp in args.megapixels]
     distinct = 16 * len(sizes)
@@ -136,6 +158,13 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
     }
     rows = [[labels[k], rates[k][-1], med[k], median(cpu_ms[k])] for k in rates]
     print(table(["img/s", "last run", f"median of {args.runs}", "CPU ms/img"], rows))
+    split = decode_split(embedder, paths[:distinct])
+    print(
+        table(
+            ["workers' job, one thread", "draft decode ms", "transform ms"],
+            [[size, v["decode_ms"], v["transform_ms"]] for size, v in split.items()],
+        )
+    )
     ratios = {
         "pipeline_over_model_alone": med["pipeline"] / med["model_alone"],
         "pipeline_over_naive": med["pipeline"] / med["naive"],
@@ -160,6 +189,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
         "median_img_per_s": med,
         "cpu_ms_per_image": cpu_ms,
         "decode_cpu_ms_per_image": decode_s * 1e3,
+        "decode_split_by_size": split,
         "ratios": ratios,
     }
 

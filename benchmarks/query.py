@@ -1,8 +1,9 @@
 """Query latency: one image file through `Library.search` (decode + embed + search), and search alone.
 
 End to end uses the default model on a small indexed library, with 2 MP and 12 MP query files
-that are not in it. Search alone times one `HnswIndex` query (default M / ef_construction /
-ef) at `--vectors` clustered unit vectors, beside exact numpy search on the same set.
+that are not in it. Search alone times one `HnswIndex` query (default M / ef_construction, ef
+tuned as the library tunes it) at `--vectors` clustered unit vectors, beside exact numpy search
+on the same set, with fresh queries from the same clusters.
 
     python -m benchmarks.query --vectors 100000 --runs 5
 """
@@ -16,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval_app.core.ef_tuning import tune_ef
 from retrieval_app.core.library import DEFAULT_K, Library
 from retrieval_app.core.vector_index import HNSW_EF_CONSTRUCTION, HNSW_M, ExactIndex
 
 from .common import median, save, table, write_photos
-from .hnsw import build, clustered, paired
+from .hnsw import K, build, clustered, data_and_queries, paired, recall
 
 QUERY_SIZES = {"2 MP": (1632, 1224), "12 MP": (4000, 3000)}
 
@@ -78,16 +80,18 @@ def end_to_end(args: argparse.Namespace, tmp: Path) -> list[dict]:
 
 def search_alone(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(1)
-    data = clustered(args.vectors, args.dim, rng)
-    queries = clustered(50, args.dim, rng)
+    data, queries = data_and_queries(clustered, args.vectors, args.dim, 50, rng)
     index, build_s = build(data, HNSW_M, HNSW_EF_CONSTRUCTION)
+    tune_ef(index, k=DEFAULT_K)
     exact = ExactIndex(args.dim)
     exact.add(np.arange(len(data)), data)
-    _, hnsw_s, exact_s = paired(index, exact, queries)
+    found, hnsw_s, exact_s = paired(index, exact, queries)
     return {
         "vectors": args.vectors,
         "dim": args.dim,
         "build_s": build_s,
+        "ef": index.ef,
+        "recall_at_10": recall(found, exact.query(queries, K)[0]),
         "hnsw_ms": median(hnsw_s) * 1e3,
         "exact_ms": median(exact_s) * 1e3,
     }
@@ -109,7 +113,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     alone = search_alone(args)
     print(
-        f"search alone at {alone['vectors']} x {alone['dim']}: HNSW {alone['hnsw_ms']:.3f} ms, "
+        f"search alone at {alone['vectors']} x {alone['dim']}: HNSW {alone['hnsw_ms']:.3f} ms "
+        f"(tuned ef {alone['ef']}, recall@10 {alone['recall_at_10']:.3f}), "
         f"exact numpy {alone['exact_ms']:.2f} ms per query (target < 2 ms)"
     )
     result = {"end_to_end": rows, "search_alone": alone}
