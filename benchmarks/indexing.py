@@ -25,7 +25,7 @@ from PIL import Image
 
 from retrieval_app.core.embedder import DEFAULT_BATCH_SIZE, Embedder
 from retrieval_app.core.images import load_image
-from trainer.backbones import DEFAULT_BACKBONE
+from trainer.options import DEFAULT_BACKBONE
 from trainer.transforms import eval_transform
 
 from .common import PHOTO_SIZES, median, save, table, write_photos

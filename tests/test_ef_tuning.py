@@ -15,6 +15,7 @@ from retrieval_app.core.ef_tuning import (
     sample_queries,
     tune_ef,
 )
+from retrieval_app.core.progress import Cancelled, CancelToken
 from retrieval_app.core.vector_index import HnswIndex, load_index
 
 
@@ -47,15 +48,19 @@ def _oracle_recall(index, ids, data, own, k, ef):
     return hits / (k * len(own))
 
 
-def test_kth_distances_match_brute_force_across_chunks(monkeypatch):
-    monkeypatch.setattr(ef_tuning, "EXACT_CHUNK", 37)
+def test_kth_distances_match_brute_force_across_chunks_skipping_removed_entries(monkeypatch):
+    monkeypatch.setattr(ef_tuning, "SCAN_CHUNK", 37)
     index, ids, data = _weak_graph(n=400, dim=8)
-    own = sample_queries(ids, 25, seed=3)
-    queries = index.vectors(own)
-    got = kth_distances(index, index.ids(), queries, own, 5)
+    snapshot = index.ids()
+    removed = snapshot[::7]
+    index.remove(removed)  # as another thread may, after the tuner took its snapshot
+    own, queries = index.live_vectors(sample_queries(snapshot, 25, seed=3))
+    assert 0 < len(own) < 25
+    got = kth_distances(index, snapshot, queries, own, 5)
+    live = ~np.isin(ids, removed)
     for query, query_id, kth in zip(queries, own, got, strict=True):
-        distances = np.linalg.norm(data.astype(np.float64) - query, axis=1)
-        distances[ids == query_id] = np.inf
+        distances = np.linalg.norm(data[live].astype(np.float64) - query, axis=1)
+        distances[ids[live] == query_id] = np.inf
         assert kth == pytest.approx(np.sort(distances)[4], rel=1e-6)
 
 
@@ -71,7 +76,7 @@ def test_recall_counts_a_tie_with_the_kth_neighbour_as_a_hit():
 
 def test_tune_picks_the_smallest_ladder_step_that_reaches_the_target():
     index, ids, data = _weak_graph()
-    tuning = tune_ef(index, target=0.95, k=10, sample=120, seed=1)
+    tuning = tune_ef(index, k=10, target=0.95, sample=120, seed=1)
     own = sample_queries(index.ids(), 120, seed=1)
     steps = [ef for ef in EF_LADDER if ef > 10]
     chosen = steps.index(index.ef)
@@ -82,24 +87,50 @@ def test_tune_picks_the_smallest_ladder_step_that_reaches_the_target():
     assert (tuning.size, tuning.k, tuning.queries, tuning.target) == (3000, 10, 120, 0.95)
 
 
-def test_an_unreachable_target_keeps_the_largest_step():
+def test_an_unreachable_target_keeps_the_largest_step_and_its_recall():
+    index, ids, data = _weak_graph(n=500)
+    tuning = tune_ef(index, k=10, target=1.01, sample=20, seed=4)
+    assert index.ef == EF_LADDER[-1]
+    own = sample_queries(index.ids(), 20, seed=4)
+    assert tuning.recall == pytest.approx(_oracle_recall(index, ids, data, own, 10, EF_LADDER[-1]))
+
+
+def test_a_cancelled_tuning_changes_nothing():
     index, _, _ = _weak_graph(n=500)
-    index.remove(index.ids()[:5])
-    tuning = tune_ef(index, target=1.01, sample=20)
-    assert index.ef == EF_LADDER[-1] and tuning.recall <= 1.0
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        tune_ef(index, k=10, cancel=cancel)
+    assert (index.ef, index.tuning) == (256, None)
+
+
+def test_searches_for_more_results_widen_ef_in_proportion():
+    index, ids, data = _weak_graph()
+    tune_ef(index, k=10, target=0.95, sample=120, seed=1)
+    own = sample_queries(index.ids(), 120, seed=1)
+    by_id = dict(zip(ids.tolist(), range(len(ids)), strict=True))
+    queries = data[[by_id[i] for i in own.tolist()]]
+    wide = index.query(queries, 41)[0]  # 40 results besides the query itself: ef widened 41 / 11
+    plain = index.query(queries, 41, ef=41)[0]  # what ef = k alone would give
+    truth = [np.argsort(np.linalg.norm(data - q, axis=1))[1:41] for q in queries]
+
+    def recall(found):
+        return np.mean([len(set(ids[t]) & set(f)) / 40 for t, f in zip(truth, found, strict=True)])
+
+    assert recall(wide) >= 0.95 > recall(plain)
 
 
 def test_retuning_is_due_after_growing_or_shrinking_by_half():
     index, _, data = _weak_graph(n=1000)
     assert needs_tuning(index)
-    tune_ef(index, sample=20)
+    tune_ef(index, k=10, sample=20)
     assert not needs_tuning(index)
     rng = np.random.default_rng(9)
     index.add(np.arange(100_000, 100_500), _unit(rng, 500, data.shape[1]))
     assert not needs_tuning(index)  # 1500 = 1.5 x 1000
     index.add(np.array([100_500]), _unit(rng, 1, data.shape[1]))
     assert needs_tuning(index)
-    tune_ef(index, sample=20)
+    tune_ef(index, k=10, sample=20)
     index.remove(index.ids()[:500])
     assert not needs_tuning(index)  # 1001 is above 1501 / 1.5
     index.remove(index.ids()[:2])
@@ -108,7 +139,7 @@ def test_retuning_is_due_after_growing_or_shrinking_by_half():
 
 def test_tuning_is_saved_with_the_graph(tmp_path):
     index, _, _ = _weak_graph(n=600)
-    tuning = tune_ef(index, sample=30)
+    tuning = tune_ef(index, k=10, sample=30)
     index.save(tmp_path / "g.hnsw")
     loaded = load_index(tmp_path / "g.hnsw")
     assert isinstance(loaded, HnswIndex)
@@ -118,5 +149,5 @@ def test_tuning_is_saved_with_the_graph(tmp_path):
 def test_tiny_index_is_tuned_without_error():
     index = HnswIndex(4, capacity=4)
     index.add(np.array([7]), np.ones((1, 4), dtype=np.float32))
-    tuning = tune_ef(index)
-    assert (index.ef, tuning.size, tuning.recall) == (EF_LADDER[0], 1, 1.0)
+    tuning = tune_ef(index, k=10)
+    assert (index.ef, tuning.size, tuning.k, tuning.recall) == (EF_LADDER[0], 1, 0, None)

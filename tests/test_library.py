@@ -209,7 +209,9 @@ def test_a_grown_library_tunes_its_graph_search_and_retunes_after_growing(
     monkeypatch.setattr(library_module, "EXACT_LIMIT", 10)
     folder = tmp_path / "photos"
     with _open(tmp_path, lite_model_spec) as library:
-        library.index([folder])
+        reports = []
+        library.index([folder], progress=reports.append)
+        assert [r.stage for r in reports][-1] == "tuning search" and reports[-1].fraction == 1.0
         index, _ = library.index_for("euclidean")
         assert isinstance(index, HnswIndex)
         assert (index.tuning.size, index.tuning.k) == (16, library_module.DEFAULT_K)

@@ -18,7 +18,6 @@ import torch
 from PIL import Image
 from torch import nn
 from torch.fx.experimental.optimization import fuse
-from torch.fx.proxy import TraceError
 
 from trainer.checkpoint import load_model, model_fingerprint
 from trainer.model import EmbeddingNet
@@ -68,7 +67,13 @@ def fold_batchnorm(network: EmbeddingNet) -> nn.Module:
     A network torch.fx cannot trace is returned unchanged, since folding only saves time."""
     try:
         return fuse(network.eval(), inplace=True)
-    except (TraceError, TypeError, RuntimeError, NotImplementedError):
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        RuntimeError,
+        NotImplementedError,
+    ):  # TraceError is a ValueError
         return network
 
 

@@ -34,7 +34,7 @@ from .metrics import (
     learned_space,
     mahalanobis_space,
 )
-from .progress import CancelToken, ProgressCallback, ProgressMeter
+from .progress import Cancelled, CancelToken, ProgressCallback, ProgressMeter
 from .scanner import FileEntry, fingerprint, scan_folder
 from .vector_index import ExactIndex, HnswIndex, VectorIndex, load_index
 
@@ -326,7 +326,7 @@ class Library:
             if not report.cancelled:
                 self._embed_pending(report, progress, cancel)
             if not report.cancelled:
-                self._tune_indexes()
+                self._tune_indexes(progress=progress, cancel=cancel)
             self.save_indexes()
         report.seconds = time.perf_counter() - start
         return report
@@ -362,17 +362,27 @@ class Library:
                     self._indexes[key] = (upgraded, space)
                     self._dirty.add(key)
 
-    def _tune_indexes(self) -> None:
-        """Re-measure the search breadth of each HNSW index that has grown or shrunk enough for
-        its recall to have changed (a few seconds at 100k vectors, nothing for small ones)."""
+    def _tune_indexes(
+        self,
+        keys: list[str] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        """Re-measure the search breadth of each HNSW index (of `keys`, or all) that has grown or
+        shrunk enough for its recall to have changed: seconds at 100k vectors, about half a
+        minute at 1M. Runs without the library lock, so searches go on meanwhile; a cancelled
+        tuning keeps the old ef."""
         with self._lock:
             stale = [
                 (key, index)
                 for key, (index, _) in self._indexes.items()
-                if isinstance(index, HnswIndex) and needs_tuning(index)
+                if (keys is None or key in keys) and isinstance(index, HnswIndex) and needs_tuning(index)
             ]
         for key, index in stale:
-            tune_ef(index, k=DEFAULT_K)
+            try:
+                tune_ef(index, k=DEFAULT_K, progress=progress, cancel=cancel)
+            except Cancelled:
+                return
             with self._lock:
                 self._dirty.add(key)
 
@@ -456,14 +466,17 @@ class Library:
         space = self.metric_space(metric)
         with self._lock:
             entry = self._indexes.get(space.index_key)
-            if entry is None or entry[1].token != space.token:
+            fresh = entry is None or entry[1].token != space.token
+            if fresh:
                 index, loaded = self._load_or_create(space)
                 if any(self._reconcile(index, space)) or not loaded:
                     self._dirty.add(space.index_key)
                 self._indexes[space.index_key] = (index, space)
                 self._upgrade_grown_indexes()
-                self._tune_indexes()
-            return self._indexes[space.index_key][0], space
+            index = self._indexes[space.index_key][0]
+        if fresh:
+            self._tune_indexes([space.index_key])
+        return index, space
 
     def _index_paths(self, key: str) -> tuple[Path, Path]:
         folder = self.root / "indexes"
@@ -479,7 +492,7 @@ class Library:
                 path = Path(meta_path.parent / meta["file"])
                 if {k: meta.get(k) for k in wanted} == wanted and path.exists():
                     return load_index(path), True
-            except (OSError, ValueError, KeyError, RuntimeError):
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError):
                 pass
         return self._new_index(len(self.catalogue.indexed_ids())), False
 
@@ -637,7 +650,7 @@ class Library:
             try:
                 meta = json.loads(meta_path.read_text())
                 have = load_index(meta_path.parent / meta["file"]).ids()
-            except (OSError, ValueError, KeyError, RuntimeError):
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError):
                 have = np.zeros(0, dtype=np.int64)
             report.missing_from_index[key] = len(np.setdiff1d(truth, have))
             report.extra_in_index[key] = len(np.setdiff1d(have, truth))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ class EfTuning:
     size: int
     k: int
     target: float
-    recall: float
+    recall: float | None  # None: too few vectors to measure
     queries: int
 
 
@@ -179,10 +180,15 @@ class HnswIndex:
             self.ef, self.tuning = ef, tuning
             self._index.set_ef(ef)
 
-    def vectors(self, ids: np.ndarray) -> np.ndarray:
-        """The stored vectors of live `ids`, in that order."""
+    def live_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Those of `ids` still live, and their stored vectors in the same order."""
         with self._lock:
-            return np.asarray(self._index.get_items(np.asarray(ids, dtype=np.int64)), dtype=np.float32)
+            kept = np.array(
+                [i for i in np.asarray(ids, dtype=np.int64) if int(i) in self._live], dtype=np.int64
+            )
+            if len(kept) == 0:
+                return kept, np.zeros((0, self.dim), dtype=np.float32)
+            return kept, np.asarray(self._index.get_items(kept), dtype=np.float32)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -229,7 +235,12 @@ class HnswIndex:
             if k <= 0:
                 empty = np.zeros((len(queries), 0))
                 return empty.astype(np.int64), empty.astype(np.float32)
-            ef = max(self.ef if ef is None else ef, k)
+            if ef is None:
+                ef = self.ef
+                tuned_for = self.tuning.k + 1 if self.tuning else k  # the tuner asks k + 1 (own entry)
+                if k > tuned_for:
+                    ef = math.ceil(ef * k / tuned_for)  # as wide per result as when tuned
+            ef = max(ef, k)
             self._index.set_ef(ef)
             while True:
                 try:

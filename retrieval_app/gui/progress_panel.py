@@ -17,6 +17,7 @@ STAGE_NAMES = {
     "embedding": "Indexing",
     "opening": "Opening library",
     "loading model": "Loading model",
+    "tuning search": "Tuning search",
 }
 
 

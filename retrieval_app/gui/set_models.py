@@ -31,21 +31,35 @@ class GroupsModel(ThumbnailListModel):
     def __init__(self, thumbnails: Any, parent: Any = None) -> None:
         super().__init__(thumbnails, parent)
         self.picks: dict[int, SetPicks] = {}
+        self._chosen_keepers: set[str] = set()  # choices remembered across finds, by path
+        self._unticked: set[str] = set()
 
     def row_path(self, row: Any) -> str:
         return row.representative.path
 
     def set_groups(self, groups: list[Group]) -> None:
         """New sets: every member ticked and each representative its set's keeper, except for the
-        images whose keeper or tick the person changed in the sets shown before."""
-        chosen_keepers = {
-            picks.keeper
-            for group in self._rows
-            if (picks := self.picks[group.id]).keeper != group.representative.path
+        images whose keeper or tick the person changed in sets shown since `forget_choices`."""
+        self._remember_choices()
+        self.picks = {
+            group.id: SetPicks.for_group(group, self._chosen_keepers, self._unticked) for group in groups
         }
-        unticked = {path for picks in self.picks.values() for path in picks.left_out}
-        self.picks = {group.id: SetPicks.for_group(group, chosen_keepers, unticked) for group in groups}
         self._reset(groups)
+
+    def forget_choices(self) -> None:
+        """Start afresh (another library): no remembered keepers or unticked images."""
+        self._chosen_keepers.clear()
+        self._unticked.clear()
+
+    def _remember_choices(self) -> None:
+        """Fold the sets shown now into the remembered choices; their latest state wins."""
+        for group in self._rows:
+            picks = self.picks[group.id]
+            paths = {member.path for member in group.members}
+            self._unticked = (self._unticked - paths) | picks.left_out
+            self._chosen_keepers -= paths
+            if picks.keeper != group.representative.path:
+                self._chosen_keepers.add(picks.keeper)
 
     def groups(self) -> list[Group]:
         return list(self._rows)

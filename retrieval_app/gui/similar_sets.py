@@ -216,6 +216,7 @@ class SetsPage(QWidget):
         self.progress.finish()
         self._shown = None
         self.groups_model.set_groups([])
+        self.groups_model.forget_choices()
         self.members_model.set_group(None, None)
         self.members_title.clear()
         self.summary.clear()

@@ -225,6 +225,7 @@ def test_choices_carry_over_when_the_sets_are_found_again(qtbot, window, library
     view.setCurrentIndex(model.index(3))
     QTest.keyClick(view, Qt.Key.Key_K)
 
+    assert show_sets(qtbot, window, max_distance=0.01) == []  # a find on the way shows no sets
     again = show_sets(qtbot, window, max_distance=THRESHOLD + 0.02)  # found again, same sets
     assert [{m.path for m in g.members} for g in again] == [{m.path for m in g.members} for g in groups]
     picks = page.groups_model.picks
