@@ -151,3 +151,16 @@ def test_tiny_index_is_tuned_without_error():
     index.add(np.array([7]), np.ones((1, 4), dtype=np.float32))
     tuning = tune_ef(index, k=10)
     assert (index.ef, tuning.size, tuning.k, tuning.recall) == (EF_LADDER[0], 1, 0, None)
+
+
+def test_tuning_survives_every_entry_being_removed_meanwhile(monkeypatch):
+    index, _, _ = _weak_graph(n=300)
+    live_vectors = index.live_vectors
+
+    def removed_first(ids):  # another thread removes a whole folder as tuning starts
+        index.remove(index.ids())
+        return live_vectors(ids)
+
+    monkeypatch.setattr(index, "live_vectors", removed_first)
+    tuning = tune_ef(index, k=10)
+    assert (tuning.size, tuning.recall, tuning.queries) == (300, None, 0)

@@ -49,13 +49,13 @@ def tune_ef(
     another thread are left out; a cancelled tuning raises Cancelled and changes nothing."""
     ids = index.ids()
     k = min(k, len(ids) - 1)
-    if k < 1:  # nothing to measure against
+    chosen, queries = index.live_vectors(sample_queries(ids, sample, seed))
+    if k < 1 or len(chosen) == 0:  # nothing to measure against
         tuning = EfTuning(size=len(ids), k=max(k, 0), target=target, recall=None, queries=0)
         index.set_ef(EF_LADDER[0], tuning)
         return tuning
     ladder = [step for step in EF_LADDER if step > k] or [2 * k]
     meter = ProgressMeter("tuning search", -(-len(ids) // SCAN_CHUNK) + len(ladder), progress)
-    chosen, queries = index.live_vectors(sample_queries(ids, sample, seed))
     kth = kth_distances(index, ids, queries, chosen, k, meter, cancel)
     for ef in ladder:
         if cancel is not None:

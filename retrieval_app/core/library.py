@@ -325,9 +325,11 @@ class Library:
             report = self.scan(progress, cancel)
             if not report.cancelled:
                 self._embed_pending(report, progress, cancel)
-            if not report.cancelled:
-                self._tune_indexes(progress=progress, cancel=cancel)
-            self.save_indexes()
+            try:
+                if not report.cancelled:
+                    self._tune_indexes(progress=progress, cancel=cancel)
+            finally:
+                self.save_indexes()
         report.seconds = time.perf_counter() - start
         return report
 
