@@ -626,10 +626,9 @@ class Library:
         index_bytes = sum(p.stat().st_size for p in (self.root / "indexes").iterdir() if p.is_file())
         search = {}
         for meta_path in sorted((self.root / "indexes").glob("*.meta.json")):
+            key = meta_path.name.removesuffix(".meta.json")
             try:
-                search[meta_path.name.removesuffix(".meta.json")] = json.loads(meta_path.read_text())[
-                    "search"
-                ]
+                search[key] = json.loads(meta_path.read_text())["search"]
             except (OSError, ValueError, KeyError):
                 continue
         return LibraryStatus(
