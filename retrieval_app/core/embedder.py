@@ -114,6 +114,8 @@ class Embedder:
     @torch.inference_mode()
     def embed_tensors(self, batch: torch.Tensor) -> np.ndarray:
         """Vectors for a batch of preprocessed images (the model alone, for benchmarks too)."""
+        if self.device.type == "cuda":
+            batch = batch.pin_memory()  # page-locked: the copy to the GPU runs at full speed
         batch = batch.to(self.device, non_blocking=True)
         if self.device.type == "cpu":
             batch = batch.contiguous(memory_format=torch.channels_last)
