@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PIL import Image, ImageEnhance
 
+from retrieval_app.core.library import Library
 from tests.imagegen import original
 
 
@@ -41,3 +42,12 @@ def write_similar_sets(folder: Path, sets: int = 4, unrelated: int = 4) -> list[
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Every file below `folder` with its bytes and modification time, to prove nothing changed."""
     return {str(p): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def index_similar_sets(root: Path) -> list[set[str]]:
+    """Write the sets under `root/photos` and index them into the library `root/lib` with the
+    default model (ImageNet EfficientNet-Lite0) at 96 px; returns the true sets."""
+    truth = write_similar_sets(root / "photos")
+    with Library.open(root / "lib", model="efficientnet-lite0", image_size=96) as library:
+        library.index([root / "photos"])
+    return truth

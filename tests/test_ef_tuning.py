@@ -17,18 +17,14 @@ from retrieval_app.core.ef_tuning import (
 )
 from retrieval_app.core.progress import Cancelled, CancelToken
 from retrieval_app.core.vector_index import HnswIndex, load_index
-
-
-def _unit(rng, n, dim):
-    x = rng.normal(size=(n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+from tests.vectors import unit_vectors
 
 
 def _weak_graph(n=3000, dim=24, seed=0):
     """A deliberately sparse graph on structureless data, so recall depends strongly on ef."""
     rng = np.random.default_rng(seed)
     ids = rng.permutation(10 * n)[:n].astype(np.int64)
-    data = _unit(rng, n, dim)
+    data = unit_vectors(rng, n, dim)
     index = HnswIndex(dim, m=4, ef_construction=12, capacity=n)
     index.add(ids, data)
     return index, ids, data
@@ -126,9 +122,9 @@ def test_retuning_is_due_after_growing_or_shrinking_by_half():
     tune_ef(index, k=10, sample=20)
     assert not needs_tuning(index)
     rng = np.random.default_rng(9)
-    index.add(np.arange(100_000, 100_500), _unit(rng, 500, data.shape[1]))
+    index.add(np.arange(100_000, 100_500), unit_vectors(rng, 500, data.shape[1]))
     assert not needs_tuning(index)  # 1500 = 1.5 x 1000
-    index.add(np.array([100_500]), _unit(rng, 1, data.shape[1]))
+    index.add(np.array([100_500]), unit_vectors(rng, 1, data.shape[1]))
     assert needs_tuning(index)
     tune_ef(index, k=10, sample=20)
     index.remove(index.ids()[:500])

@@ -13,9 +13,9 @@ from retrieval_app.cli.main import main
 from retrieval_app.core import export as export_module
 from retrieval_app.core.export import ExportError, export_files, items_for_groups, items_for_results
 from retrieval_app.core.groups import Group, GroupMember
-from retrieval_app.core.library import Library, SearchResult
+from retrieval_app.core.library import SearchResult
 from retrieval_app.core.progress import CancelToken
-from tests.similar_sets import snapshot, write_similar_sets
+from tests.similar_sets import index_similar_sets, snapshot
 
 THRESHOLD = 0.68  # between the generated sets' widest pair and the closest unrelated pair (see test_groups)
 
@@ -258,10 +258,7 @@ def test_bad_mode_and_destination(tmp_path, photos):
 def sets_library(tmp_path_factory):
     """The default model (ImageNet EfficientNet-Lite0 at 96 px) over generated near-duplicate sets."""
     root = tmp_path_factory.mktemp("sets")
-    truth = write_similar_sets(root / "photos")
-    with Library.open(root / "lib", model="efficientnet-lite0", image_size=96) as library:
-        library.index([root / "photos"])
-    return root, truth
+    return root, index_similar_sets(root)
 
 
 def test_cli_exports_a_query_and_the_groups(sets_library, tmp_path):

@@ -15,7 +15,7 @@ from retrieval_app.core.library import Library
 from retrieval_app.core.metrics import euclidean_space
 from retrieval_app.core.progress import Cancelled, CancelToken
 from retrieval_app.core.vector_index import ExactIndex, HnswIndex
-from tests.similar_sets import write_similar_sets
+from tests.similar_sets import index_similar_sets
 
 REAL_MODEL_THRESHOLD = 0.68  # the generated sets' widest pair is ~0.62, the closest unrelated pair ~0.74
 
@@ -201,9 +201,8 @@ def test_cancel_and_bad_arguments():
 def sets_library(tmp_path_factory):
     """The default model (ImageNet EfficientNet-Lite0 at 96 px) over generated near-duplicate sets."""
     root = tmp_path_factory.mktemp("sets")
-    truth = write_similar_sets(root / "photos")
-    with Library.open(root / "lib", model="efficientnet-lite0", image_size=96) as library:
-        library.index([root / "photos"])
+    truth = index_similar_sets(root)
+    with Library.open(root / "lib") as library:
         yield library, truth
 
 

@@ -8,11 +8,7 @@ import numpy as np
 import pytest
 
 from retrieval_app.core.vector_index import ExactIndex, HnswIndex, load_index
-
-
-def _unit(rng, n, dim):
-    x = rng.normal(size=(n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+from tests.vectors import unit_vectors
 
 
 def _brute(data, ids, queries, k):
@@ -23,7 +19,7 @@ def _brute(data, ids, queries, k):
 
 def test_exact_matches_brute_force():
     rng = np.random.default_rng(1)
-    data, queries = _unit(rng, 500, 16), _unit(rng, 20, 16)
+    data, queries = unit_vectors(rng, 500, 16), unit_vectors(rng, 20, 16)
     ids = rng.permutation(10_000)[:500].astype(np.int64)
     index = ExactIndex(16)
     index.add(ids, data)
@@ -35,7 +31,7 @@ def test_exact_matches_brute_force():
 
 def test_hnsw_recall_at_10_against_exact():
     rng = np.random.default_rng(2)
-    data, queries = _unit(rng, 5000, 32), _unit(rng, 200, 32)
+    data, queries = unit_vectors(rng, 5000, 32), unit_vectors(rng, 200, 32)
     ids = np.arange(5000, dtype=np.int64)
     hnsw, exact = HnswIndex(32, capacity=100), ExactIndex(32)
     hnsw.add(ids, data)
@@ -51,7 +47,7 @@ def test_hnsw_recall_at_10_against_exact():
 @pytest.mark.parametrize("kind", ["exact", "hnsw"])
 def test_remove_and_readd(kind):
     rng = np.random.default_rng(3)
-    data = _unit(rng, 300, 8)
+    data = unit_vectors(rng, 300, 8)
     index = ExactIndex(8) if kind == "exact" else HnswIndex(8, capacity=16)
     index.add(np.arange(300), data)
     index.remove(np.arange(0, 300, 2))
@@ -66,7 +62,7 @@ def test_remove_and_readd(kind):
 @pytest.mark.parametrize("kind", ["exact", "hnsw"])
 def test_saved_index_answers_identically(tmp_path, kind):
     rng = np.random.default_rng(4)
-    data, queries = _unit(rng, 800, 24), _unit(rng, 50, 24)
+    data, queries = unit_vectors(rng, 800, 24), unit_vectors(rng, 50, 24)
     index = ExactIndex(24) if kind == "exact" else HnswIndex(24)
     index.add(np.arange(800) + 7, data)
     index.remove(np.arange(7, 57))
@@ -96,7 +92,7 @@ def test_wrong_dimension_rejected():
 
 def test_queries_concurrent_with_adds_never_see_half_written_vectors():
     rng = np.random.default_rng(5)
-    data = _unit(rng, 4000, 16)
+    data = unit_vectors(rng, 4000, 16)
     index = HnswIndex(16, capacity=64)
     index.add(np.arange(500), data[:500])
     errors: list[BaseException] = []
@@ -125,7 +121,7 @@ def test_queries_concurrent_with_adds_never_see_half_written_vectors():
 @pytest.mark.parametrize("kind", ["exact", "hnsw"])
 def test_readding_and_updating_labels_never_leaves_a_second_copy(kind):
     rng = np.random.default_rng(5)
-    data, moved = _unit(rng, 60, 8), _unit(rng, 60, 8)
+    data, moved = unit_vectors(rng, 60, 8), unit_vectors(rng, 60, 8)
     index = ExactIndex(8) if kind == "exact" else HnswIndex(8, capacity=64)
     index.add(np.arange(60), data)
     index.remove(np.array([3, 4, 10, 11]))
@@ -143,12 +139,12 @@ def test_readding_and_updating_labels_never_leaves_a_second_copy(kind):
 def test_a_graph_paired_with_another_saves_sidecar_is_refused(tmp_path):
     rng = np.random.default_rng(6)
     index = HnswIndex(8, capacity=64)
-    index.add(np.arange(40), _unit(rng, 40, 8))
+    index.add(np.arange(40), unit_vectors(rng, 40, 8))
     path = tmp_path / "euclidean.hnsw"
     index.save(path)
     earlier_sidecar = (tmp_path / "euclidean.hnsw.json").read_bytes()
     index.remove(np.array([1, 2]))
-    index.add(np.array([1]), _unit(rng, 1, 8))
+    index.add(np.array([1]), unit_vectors(rng, 1, 8))
     index.save(path)
     (tmp_path / "euclidean.hnsw.json").write_bytes(earlier_sidecar)  # killed between the two renames
     with pytest.raises(RuntimeError, match="different saves"):
