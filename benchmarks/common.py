@@ -11,6 +11,7 @@ import os
 import platform
 import shutil
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -105,10 +106,28 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+def _plain(value: object) -> float | str:
+    """JSON for what json cannot write: numpy and torch scalars as numbers, paths and the rest as text."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def command_line(module: str, argv: list[str] | None) -> str:
+    """The command that reproduces a run, for its results file."""
+    return f"python -m {module} " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
+def stamped(name: str) -> str:
+    """`name` with the time, for results that keep one file per run."""
+    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 def save(name: str, payload: dict) -> Path:
     """Write `payload` plus the machine description to benchmarks/results/NAME.json."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2, default=float))
+    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2, default=_plain))
     print(f"wrote {path.relative_to(RESULTS.parent.parent)}")
     return path

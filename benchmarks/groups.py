@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 from retrieval_app.core.groups import DEFAULT_NEIGHBOURS, find_groups, group_vectors
 from retrieval_app.core.vector_index import HnswIndex
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from .common import command_line, save, stamped
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -136,16 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.library:
         rows += run_library(args)
     print_table(rows)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    report = {
-        "command": "python -m benchmarks.groups " + " ".join(sys.argv[1:] if argv is None else argv),
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "rows": rows,
-    }
-    path = RESULTS / f"groups-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(report, indent=2))
-    print(f"\nwritten {path}")
+    save(
+        stamped("groups"),
+        {"command": command_line("benchmarks.groups", argv), "args": vars(args), "rows": rows},
+    )
     return 0
 
 

@@ -20,10 +20,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
-import json
 import multiprocessing
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -46,8 +43,9 @@ from trainer.options import TrainSettings
 from trainer.samplers import PKBatchSampler
 from trainer.train import train
 
+from .common import command_line, save, stamped
+
 DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "shared/data"
-RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("zero-shot", "lookalike", "reference")
 SUBSET_SEED = 12345
 CLASSES_PER_BATCH = 12
@@ -305,24 +303,17 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     defaults = dataclasses.asdict(TrainSettings(folder=""))
     report = {
-        "command": "python -m benchmarks.quality " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("benchmarks.quality", argv),
         "sets": {name: dataclasses.asdict(SETS[name]) for name in args.sets},
         "lookalike_settings": defaults | overrides,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "threads": args.threads,
-            "jobs": args.jobs,
-            "platform": platform.platform(),
-        },
-        "torch": torch.__version__,
+        "threads": args.threads,
+        "jobs": args.jobs,
         "seconds": round(time.perf_counter() - started, 1),
         "rows": rows,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = f"-{args.tag}" if args.tag else ""
-    path = RESULTS / f"quality-{time.strftime('%Y%m%d-%H%M%S')}{suffix}.json"
-    path.write_text(json.dumps(report, indent=2))
-    print(f"\nwritten {path} ({report['seconds']:.0f} s)")
+    save(stamped("quality") + suffix, report)
+    print(f"{report['seconds']:.0f} s in all")
     return 0
 
 

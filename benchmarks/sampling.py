@@ -10,9 +10,6 @@ start (pretrained backbone, PCA head), so each row also shows what training adde
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,6 +23,8 @@ from trainer.data import scan_labelled_folder
 from trainer.options import TrainSettings
 from trainer.train import train
 
+from .common import command_line, save, stamped
+
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared/data/omniglot/images_background_small1"
 DEFAULT_SETTINGS = (
     "margin:random",
@@ -35,7 +34,6 @@ DEFAULT_SETTINGS = (
     "triplet:semihard",
     "triplet:distance",
 )
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -156,20 +154,15 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print()
     print_table(rows)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     report = {
-        "command": "python -m benchmarks.sampling " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("benchmarks.sampling", argv),
         "data": str(args.data),
         "classes": classes,
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__},
+        "args": vars(args),
         "seconds": round(time.perf_counter() - started, 1),
         "rows": rows,
     }
-    path = RESULTS / f"sampling-{stamp}.json"
-    path.write_text(json.dumps(report, indent=2))
-    print(f"\nwritten {path}")
+    save(stamped("sampling"), report)
     return 0
 
 
