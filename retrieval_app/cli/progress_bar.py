@@ -8,8 +8,6 @@ from tqdm import tqdm
 
 from retrieval_app.core.progress import Progress
 
-STAGE_UNITS = {"tuning search": "step"}  # every other stage counts images
-
 
 class TqdmProgress:
     """A progress callback that keeps one bar per stage."""
@@ -25,8 +23,7 @@ class TqdmProgress:
         if self._bar is None or report.stage != self._stage:
             self.close()
             self._stage = report.stage
-            unit = STAGE_UNITS.get(report.stage, "img")
-            self._bar = tqdm(total=report.total or None, desc=report.stage, unit=unit, file=sys.stderr)
+            self._bar = tqdm(total=report.total or None, desc=report.stage, unit=report.unit, file=sys.stderr)
         if report.total and self._bar.total != report.total:
             self._bar.total = report.total
         self._bar.n = report.done

@@ -55,7 +55,7 @@ def tune_ef(
         index.set_ef(EF_LADDER[0], tuning)
         return tuning
     ladder = [step for step in EF_LADDER if step > k] or [2 * k]
-    meter = ProgressMeter("tuning search", -(-len(ids) // SCAN_CHUNK) + len(ladder), progress)
+    meter = ProgressMeter("tuning search", -(-len(ids) // SCAN_CHUNK) + len(ladder), progress, unit="step")
     kth = kth_distances(index, ids, queries, chosen, k, meter, cancel)
     for ef in ladder:
         if cancel is not None:

@@ -44,6 +44,7 @@ class Progress:
     rate: float | None = None
     eta: float | None = None
     message: str = ""
+    unit: str = "img"  # what `done` and `total` count
 
     @property
     def fraction(self) -> float:
@@ -56,10 +57,11 @@ ProgressCallback = Callable[[Progress], None]
 class ProgressMeter:
     """Turns counts into `Progress` reports with a smoothed rate and ETA."""
 
-    def __init__(self, stage: str, total: int, callback: ProgressCallback | None) -> None:
+    def __init__(self, stage: str, total: int, callback: ProgressCallback | None, unit: str = "img") -> None:
         self.stage = stage
         self.total = total
         self.callback = callback
+        self.unit = unit
         self.done = 0
         self._start = time.perf_counter()
 
@@ -73,4 +75,4 @@ class ProgressMeter:
         elapsed = time.perf_counter() - self._start
         rate = self.done / elapsed if elapsed > 0 and self.done else None
         eta = (self.total - self.done) / rate if rate else None
-        self.callback(Progress(self.stage, self.done, self.total, rate, eta, message))
+        self.callback(Progress(self.stage, self.done, self.total, rate, eta, message, self.unit))
