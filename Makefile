@@ -34,8 +34,10 @@ bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks.quick
 
 lint: $(VENV)/.installed-dev
-	$(PY) -m ruff check retrieval_app trainer tests benchmarks packaging resources
-	$(PY) -m ruff format --check retrieval_app trainer tests benchmarks packaging resources
+	$(PY) -m ruff check foundation retrieval_app trainer tests benchmarks packaging resources
+	$(PY) -m ruff format --check foundation retrieval_app trainer tests benchmarks packaging resources
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 
 screenshots: $(VENV)/.installed-dev
 	bash packaging/screenshots.sh

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from retrieval_app.core.images import load_image
+from foundation.images import load_image
 
 from .common import median, save, table, write_photos
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from foundation.images import load_image
 from retrieval_app.core.embedder import DEFAULT_BATCH_SIZE, Embedder
-from retrieval_app.core.images import load_image
 from trainer.options import DEFAULT_BACKBONE
 from trainer.transforms import eval_transform
 

@@ -2,7 +2,8 @@
 
 Run under an X server (packaging/screenshots.sh starts Xvfb): it opens a throw-away library,
 indexes the samples, searches, reviews the similar sets, shows the skipped files and fine-tunes
-briefly, grabbing each screen into docs/screenshots/ (`--only` picks some). Settings go to a
+briefly, grabbing each screen into docs/screenshots/ (`--only` picks some); the clean-up screen
+moves exact copies of a temporary backup folder to a temporary Trash. Settings go to a
 temporary file, never to the user's.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -35,7 +37,19 @@ WINDOW_SIZE = (1360, 860)
 QUERY = "cat-mirror.jpg"
 SETS_DISTANCE = 0.6
 """Finds the samples' sets with the default model."""
-SHOTS = ("welcome", "indexing", "main-window", "similar-sets", "skipped-files", "fine-tune")
+SHOTS = (
+    "welcome",
+    "indexing",
+    "main-window",
+    "queries",
+    "similar-sets",
+    "compare",
+    "skipped-files",
+    "clean-up",
+    "fine-tune",
+)
+BACKUP = ("cat.jpg", "alps.jpg", "brick.jpg", "coffee.jpg", "astronaut.jpg")
+"""Samples copied into a 'Phone backup' folder: exact copies for the clean-up screen."""
 
 
 def settle(seconds: float = 0.3) -> None:
@@ -108,6 +122,22 @@ def labelled_copy(samples: Path, target: Path) -> Path:
     return target
 
 
+def refine_a_query(window: MainWindow, samples: Path) -> None:
+    """Two examples dropped together, "Less Like This" on a result, then a region drawn on the preview."""
+    search = window.controller.search
+    search.set_examples([str(samples / "alps.jpg"), str(samples / "lake.jpg")])
+    wait_for_signal(search.resultsChanged)
+    unwanted = next(r.path for r in search.results if "dunes" in r.path or "meadow" in r.path)
+    window.refine_query(unwanted, more=False)
+    wait_for_signal(search.resultsChanged)
+    region = (0.0, 0.05, 1.0, 0.6)
+    window.query_panel.preview.set_region(region)
+    window.query_panel.whole_button.setVisible(True)
+    search.set_region(region)
+    wait_for_signal(search.resultsChanged)
+    wait_for_thumbnails(window)
+
+
 def review_a_set(window: MainWindow) -> None:
     """Show the similar sets with the cat's set open, one copy unticked and another made the keeper."""
     page = window.sets_page
@@ -124,6 +154,45 @@ def review_a_set(window: MainWindow) -> None:
     page.members_view.setCurrentIndex(members.index(1))
     for model in (page.groups_model, members):
         wait_for_thumbnails(window, model)
+
+
+def compare_two(window: MainWindow) -> QWidget:
+    """The compare view on the open set: its keeper and the member after it, side by side."""
+    dialog = window.sets_page.compare()
+    dialog.resize(1200, 820)
+    end = time.monotonic() + 60
+    while not dialog.loaded() and time.monotonic() < end:
+        settle(0.1)
+    return dialog
+
+
+def clean_up_backup(window: MainWindow, settings: AppSettings, samples: Path, backup: Path) -> None:
+    """Index a backup folder of exact copies, then move the copies to the Trash (a temporary one).
+
+    The samples folder is a reference folder, so nothing in it can be proposed; checked again
+    before anything moves (only files of the temporary folders may go)."""
+    backup.mkdir(parents=True)
+    for name in BACKUP:
+        shutil.copy2(samples / name, backup / name)
+    settings.reference_folders = [str(samples)]
+    window.add_folders([str(backup)])
+    wait_for_signal(window.controller.jobEnded)
+    page = window.sets_page
+    page.max_distance.setValue(SETS_DISTANCE)
+    page.tier_filter.setCurrentIndex(page.tier_filter.findData("exact"))
+    window.show_similar_sets()
+    wait_for_signal(page.setsShown)
+    while page.busy():  # the find's task ends just after its sets are shown
+        settle(0.1)
+    plan = page.trash_plan(every_set=True)
+    if not plan or not all(Path(move.path).is_relative_to(backup.parent) for move in plan):
+        raise RuntimeError(f"the clean-up would move files outside the temporary folders: {plan}")
+    if page.trash_others(every_set=True, confirm=False) is None:
+        raise RuntimeError("the clean-up did not start")
+    wait_for_signal(page.setsShown)
+    page.tier_filter.setCurrentIndex(page.tier_filter.findData(""))  # every set again, after the clean-up
+    wait_for_thumbnails(window, page.groups_model)
+    wait_for_thumbnails(window, page.members_model)
 
 
 def messy_folder(target: Path, samples: Path) -> Path:
@@ -177,10 +246,17 @@ def main() -> int:
         wait_for_signal(window.controller.search.resultsChanged)
         wait_for_thumbnails(window)
         shot(window, "main-window")
+        if "queries" in wanted:
+            refine_a_query(window, samples)
+            shot(window, "queries")
 
-        if "similar-sets" in wanted:
+        if wanted & {"similar-sets", "compare"}:
             review_a_set(window)
             shot(window, "similar-sets")
+            if "compare" in wanted:
+                dialog = compare_two(window)
+                shot(dialog, "compare")
+                dialog.close()
             window.show_search_results()
 
         window.add_folders([str(messy_folder(tmp_path / "Downloads", samples))])
@@ -190,6 +266,12 @@ def main() -> int:
         dialog.show()
         shot(dialog, "skipped-files")
         dialog.close()
+
+        if "clean-up" in wanted:  # the trash is a temporary folder's, never the person's
+            os.environ["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+            clean_up_backup(window, settings, samples, tmp_path / "Phone backup")
+            shot(window, "clean-up")
+            window.show_search_results()
 
         if "fine-tune" not in wanted:
             window.close()

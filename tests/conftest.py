@@ -1,13 +1,34 @@
-"""Shared fixtures: a fast embedding model and small generated photo folders."""
+"""Shared fixtures: a fast embedding model, small generated photo folders and a private log folder."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from foundation.logs import LOG_DIR_ENV
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# bugs met by tests (and by the processes they start) are logged here, never in the person's log folder
+os.environ[LOG_DIR_ENV] = tempfile.mkdtemp(prefix="lookalike-test-logs-")
+
+
+@pytest.fixture(autouse=True)
+def reproducible_hnsw(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HNSW graphs built in tests add on one thread: with hnswlib's seeded levels, one graph every run."""
+    from retrieval_app.core import vector_index
+
+    monkeypatch.setattr(vector_index, "BUILD_THREADS", 1)
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A log folder of this test's own, to read what was logged."""
+    folder = tmp_path / "logs"
+    monkeypatch.setenv(LOG_DIR_ENV, str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,11 @@
     python -m tests.kill_at [--exact-limit K] POINT N -- LOOKALIKE-ARGS...
 
 POINT is where the process dies on the Nth time it gets there:
-- `embed`: as the model starts a batch (earlier batches are stored, this one is lost);
+- `embed`: as the loaded model starts a batch (earlier batches are stored, this one is lost);
 - `commit`: inside the transaction storing a batch of vectors, its writes done, before COMMIT;
 - `replace:SUFFIX`: at an atomic rename onto a file named `*SUFFIX`, the new file written and
   synced, the old one still in place (index files, their meta, the trainer's state).
+- `trash`: in a clean-up, right after a file went to the trash and before the journal says so.
 
 The kill is a real SIGKILL of this process: no handler, no cleanup, no flush.
 Every save is made at once (not every 30 s) so that kills land between saves too.
@@ -36,14 +37,22 @@ def _die_on_call(count: int) -> Callable[[], None]:
 
 
 def _arm_embed(count: int) -> None:
+    """Counts the batches of a loaded model only (not the probe images it checks itself with)."""
     from retrieval_app.core.embedder import Embedder
 
-    tick, original = _die_on_call(count), Embedder.embed_tensors
+    tick, original, original_init = _die_on_call(count), Embedder.embed_tensors, Embedder.__init__
+    loaded: set[int] = set()
+
+    def init(self: Embedder, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        loaded.add(id(self))
 
     def embed_tensors(self: Embedder, batch: Any) -> Any:
-        tick()
+        if id(self) in loaded:
+            tick()
         return original(self, batch)
 
+    Embedder.__init__ = init
     Embedder.embed_tensors = embed_tensors
 
 
@@ -84,6 +93,19 @@ def _arm_replace(suffix: str, count: int) -> None:
     os.replace = replace
 
 
+def _arm_trash(count: int) -> None:
+    from retrieval_app.core import cleanup
+
+    tick, original = _die_on_call(count), cleanup.move_to_trash
+
+    def move_to_trash(path: str) -> str | None:
+        moved = original(path)
+        tick()
+        return moved
+
+    cleanup.move_to_trash = move_to_trash
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("point")
@@ -101,6 +123,8 @@ def main() -> int:
         _arm_embed(args.count)
     elif args.point == "commit":
         _arm_commit(args.count)
+    elif args.point == "trash":
+        _arm_trash(args.count)
     elif args.point.startswith("replace:"):
         _arm_replace(args.point.removeprefix("replace:"), args.count)
     else:

@@ -46,8 +46,8 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 def index_similar_sets(root: Path) -> list[set[str]]:
     """Write the sets under `root/photos` and index them into the library `root/lib` with the
-    default model (ImageNet EfficientNet-Lite0) at 96 px; returns the true sets."""
+    default model (ImageNet EfficientNet-Lite0) at 128 px; returns the true sets."""
     truth = write_similar_sets(root / "photos")
-    with Library.open(root / "lib", model="efficientnet-lite0", image_size=96) as library:
+    with Library.open(root / "lib", model="efficientnet-lite0", image_size=128) as library:
         library.index([root / "photos"])
     return truth

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,7 +50,8 @@ def test_status_json(indexed, capsys):
     library, _ = indexed
     assert main(["--library", str(library), "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert set(status) == {"model", "folders", "files", "indexed", "pending", "skipped"}
+    assert set(status) == {"model", "folders", "files", "indexed", "pending", "skipped", "metrics"}
+    assert [row["name"] for row in status["metrics"]] == ["euclidean", "cosine", "mahalanobis", "learned"]
     assert (status["files"], status["indexed"], status["pending"]) == (11, 10, 0)
     assert status["skipped"][0]["path"].endswith("bad.jpg")
     assert "not an image" in status["skipped"][0]["reason"]
@@ -130,3 +134,54 @@ def test_help_and_status_answer_without_loading_torch(indexed):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["0", "False", "True"], done.stderr
+
+
+def test_library_pointing_at_a_file_is_one_line(tmp_path, capsys):
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("mine")
+    assert main(["--library", str(not_a_folder), "status"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lookalike: error:") and "\n" not in err and "is a file" in err
+    assert not_a_folder.read_text() == "mine"
+
+
+def test_status_into_a_closed_pipe_exits_quietly(indexed):
+    """`lookalike status | head -0`: the reader has gone before anything is written."""
+    library, _ = indexed
+    child = subprocess.Popen(
+        [sys.executable, "-m", "retrieval_app.cli.main", "--library", str(library), "status"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    child.stdout.close()  # long before the child has imported anything, let alone printed
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 141, err.decode()  # 128 + SIGPIPE, like any shell tool
+    assert err == b""  # no traceback, no "Exception ignored"
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="file names there are Unicode, not bytes")
+def test_names_that_are_not_utf8_on_a_strict_terminal(tmp_path, tiny_checkpoint, capsys):
+    """Any bytes are a file name on Linux: shown as \\xNN escapes, kept exact in JSON."""
+    photos = write_collection(tmp_path / "photos", originals=2, variants=())
+    folder = os.fsencode(tmp_path / "photos")
+    shutil.copy(photos["scene01"][0], folder + b"/caf\xe9.jpg")
+    (Path(os.fsdecode(folder + b"/bad\xff.jpg"))).write_bytes(b"not an image")
+    library = str(tmp_path / "lib")
+    assert (
+        main(["--library", library, "index", str(tmp_path / "photos"), "--model", str(tiny_checkpoint), "-q"])
+        == 0
+    )
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    lookalike = [sys.executable, "-m", "retrieval_app.cli.main", "--library", library]
+    status = subprocess.run([*lookalike, "status"], env=env, capture_output=True, timeout=120)
+    assert status.returncode == 0, status.stderr.decode()
+    assert "bad\\xff.jpg: " in status.stdout.decode("utf-8")  # strict: valid UTF-8 throughout
+    query = str(photos["scene01"][0])
+    search = subprocess.run(
+        [*lookalike, "search", query, "-k", "3"], env=env, capture_output=True, timeout=120
+    )
+    assert search.returncode == 0, search.stderr.decode()
+    assert "caf\\xe9.jpg" in search.stdout.decode("utf-8")
+    found = subprocess.run([*lookalike, "search", query, "--json"], env=env, capture_output=True, timeout=120)
+    paths = [os.fsencode(r["path"]) for r in json.loads(found.stdout)["results"]]
+    assert folder + b"/caf\xe9.jpg" in paths

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from retrieval_app.cli.main import main
 from retrieval_app.core import export as export_module
-from retrieval_app.core.export import ExportError, export_files, items_for_groups, items_for_results
+from retrieval_app.core.export import (
+    ExportError,
+    ExportItem,
+    export_files,
+    items_for_groups,
+    items_for_results,
+)
 from retrieval_app.core.groups import Group, GroupMember
 from retrieval_app.core.library import SearchResult
 from retrieval_app.core.progress import CancelToken
 from tests.similar_sets import index_similar_sets, snapshot
+from tests.small_fs import mounted_tmpfs
 
 THRESHOLD = 0.68  # between the generated sets' widest pair and the closest unrelated pair (see test_groups)
 
@@ -306,3 +317,107 @@ def test_cli_bad_input_exits_2_with_one_line(sets_library, tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX only")
+def test_killed_copy_leaves_no_truncated_file_under_its_name(tmp_path, photos):
+    """SIGKILL halfway through a copy: the name stays free, and the next export takes it."""
+    original = photos / "big.jpg"
+    original.write_bytes(os.urandom(3 << 20))
+    out = tmp_path / "out"
+    script = (
+        "import os, shutil, signal\n"
+        "def half_then_die(source, target, length=0):\n"
+        "    target.write(source.read(1 << 20)); target.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+        "shutil.copyfileobj = half_then_die\n"
+        "from retrieval_app.core.export import ExportItem, export_files\n"
+        f"export_files([ExportItem({str(original)!r}, 1, 0.0)], {str(out)!r}, manifests=['csv'])\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    killed = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == []
+    report = export_files([ExportItem(str(original), 1, 0.0)], out)
+    assert [f.path for f in report.exported] == ["big.jpg"]
+    assert (out / "big.jpg").read_bytes() == original.read_bytes()
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="file names there are Unicode, not bytes")
+def test_names_that_are_not_utf8_are_kept_exactly_in_both_manifests(tmp_path, photos):
+    raw = os.fsencode(photos) + b"/caf\xe9 \xff.jpg"
+    with open(raw, "wb") as handle:
+        handle.write(b"bytes of a name that is not UTF-8")
+    name = os.fsdecode(raw)  # surrogate escapes, as os.scandir gives it
+    out = tmp_path / "out"
+    report = export_files(items_for_results(results(photos, name)), out, manifests=["csv", "json"])
+    assert not report.failed
+    assert os.path.exists(os.fsencode(out) + b"/caf\xe9 \xff.jpg")
+    csv_bytes = (out / "manifest.csv").read_bytes()
+    assert raw in csv_bytes and b"\ncaf" not in csv_bytes  # the name's own bytes, in the path column
+    with open(out / "manifest.csv", newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        (row,) = csv.DictReader(handle)
+    assert os.fsencode(row["path"]) == raw and os.fsencode(row["exported"]) == b"caf\xe9 \xff.jpg"
+    (entry,) = json.loads((out / "manifest.json").read_text("ascii"))["files"]  # JSON stays ASCII
+    assert os.fsencode(entry["path"]) == raw and os.fsencode(entry["exported"]) == b"caf\xe9 \xff.jpg"
+
+
+@pytest.fixture
+def read_only_destination(tmp_path) -> Path:
+    """A folder nothing can be written into, even by root: a read-only mount (skips where mounting
+    is not allowed; test_read_only_destination_injected covers the same path everywhere)."""
+    with mounted_tmpfs(tmp_path / "read-only", size="64k", read_only=True) as folder:
+        yield folder
+
+
+def test_read_only_destination_is_one_error_before_anything(tmp_path, photos, read_only_destination):
+    items = items_for_results(results(photos, "a.jpg", "other/c.png"))
+    with pytest.raises(ExportError, match="cannot write into the destination .*: Read-only file system"):
+        export_files(items, read_only_destination, manifests=["csv"])
+    assert list(read_only_destination.iterdir()) == []
+
+
+def test_read_only_destination_injected(tmp_path, photos, monkeypatch):
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(export_module.tempfile, "mkstemp", read_only)
+    items = items_for_results(results(photos, "a.jpg"))
+    with pytest.raises(ExportError, match="Read-only file system"):
+        export_files(items, tmp_path / "out", manifests=["json"])
+
+
+def test_manifest_that_cannot_be_written_is_one_line_naming_what_was_exported(tmp_path, photos, monkeypatch):
+    def full_disk(*args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(export_module, "_write_manifest", full_disk)
+    items = items_for_results(results(photos, "a.jpg", "other/c.png"))
+    with pytest.raises(
+        ExportError, match="exported 2 files to .* but could not write manifest.csv: No space"
+    ):
+        export_files(items, tmp_path / "out", manifests=["csv"])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "c.png"]
+
+
+def test_cli_read_only_destination_with_manifest_is_one_line(sets_library, read_only_destination, capsys):
+    root, _ = sets_library
+    query = root / "photos" / "set-0" / "original.jpg"
+    argv = ["export", str(read_only_destination), "--query", str(query), "--manifest", "csv", "-q"]
+    assert main(["--library", str(root / "lib"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Read-only file system" in err, err
+
+
+def test_copies_where_hard_links_are_not_allowed_still_never_replace(tmp_path, photos, monkeypatch):
+    def no_links(*args: object) -> None:
+        raise PermissionError(errno.EPERM, "hard links not supported here")
+
+    monkeypatch.setattr(export_module.os, "link", no_links)  # a FAT drive or some network shares
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.jpg").write_bytes(b"already here")
+    report = export_files(items_for_results(results(photos, "a.jpg")), out)
+    assert [(f.path, f.mode) for f in report.exported] == [("a (2).jpg", "copy")]
+    assert (out / "a.jpg").read_bytes() == b"already here"
+    assert (out / "a (2).jpg").read_bytes() == (photos / "a.jpg").read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["a (2).jpg", "a.jpg"]  # no temporary file left

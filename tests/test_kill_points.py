@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -90,11 +91,17 @@ def test_killed_at_a_dangerous_moment_resumes_without_loss_or_duplicates(
         assert check.consistent, (check.missing_from_index, check.extra_in_index)
         status = reopened.status()
         assert (status.indexed, status.pending, status.skipped) == (2 * HALF, 0, [])
-        ids, _ = reopened.catalogue.vectors()
-        assert len(set(reopened.catalogue.paths_for(ids).values())) == 2 * HALF
-        for folder in (first, second):
-            hit = reopened.search(folder / "scene07-resized.jpg", k=1)[0]
-            assert hit.path == str(folder / "scene07.jpg")
+        ids, vectors = reopened.catalogue.vectors()
+        paths = reopened.catalogue.paths_for(ids)
+        assert len(set(paths.values())) == 2 * HALF
+        stored = {paths[i]: v for i, v in zip(ids.tolist(), vectors, strict=True)}
+        for folder in (first, second):  # each vector belongs to its own file
+            for name in ("scene00.jpg", "scene07-resized.jpg"):
+                path = str(folder / name)
+                fresh = reopened.embedder.embed_file(path)
+                np.testing.assert_allclose(stored[path], fresh, atol=1e-5)
+                hit = reopened.search_vector(fresh, k=1)[0]  # and the index holds it under its id
+                assert hit.path == path and hit.distance < 1e-3
 
 
 def train_command(folder: Path, out: Path, *extra: str) -> list[str]:

@@ -39,7 +39,8 @@ def test_resized_copy_finds_original_at_rank_1(tmp_path, photos, lite_model_spec
 def test_query_from_outside_the_library_and_pasted_image(tmp_path, photos, lite_model_spec):
     outside = tmp_path / "outside.png"
     variant(original(3), "crop").save(outside)
-    with _open(tmp_path, lite_model_spec) as library:
+    # at 128 px a 6 % crop of these generated scenes lies as far as other scenes (0.96 vs 0.89)
+    with _open(tmp_path, lite_model_spec, size=160) as library:
         library.index([tmp_path / "photos"])
         assert library.search(outside, k=1)[0].path == str(photos["scene03"][0])
         pasted = variant(original(5), "bright")
@@ -127,16 +128,20 @@ def test_mahalanobis_distances_equal_direct_numpy(tmp_path, photos, tiny_checkpo
     with _open(tmp_path, tiny_checkpoint, size=64) as library:
         library.index([tmp_path / "photos"])
         ids, vectors = library.catalogue.vectors()
-        transform = library.metric_space("mahalanobis").transform
+        space = library.metric_space("mahalanobis")
         query = photos["scene06"][1]
         results = library.search(query, k=15, metric="mahalanobis")
         q = library.embedder.embed_file(str(query))
         paths = library.catalogue.paths_for(ids)
-    metric = transform.T.astype(np.float64) @ transform.astype(np.float64)
+    transform, mean = space.transform.astype(np.float64), space.mean.astype(np.float64)
+
+    def whitened(x):  # centred, whitened, unit length
+        z = (x.astype(np.float64) - mean) @ transform.T
+        return z / np.linalg.norm(z)
+
     by_path = {paths[i]: v for i, v in zip(ids.tolist(), vectors, strict=True)}
     for r in results:
-        diff = (by_path[r.path] - q).astype(np.float64)
-        assert r.distance == pytest.approx(np.sqrt(diff @ metric @ diff), rel=1e-3)
+        assert r.distance == pytest.approx(np.linalg.norm(whitened(by_path[r.path]) - whitened(q)), rel=1e-3)
     distances = [r.distance for r in results]
     assert distances == sorted(distances)
 

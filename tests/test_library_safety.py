@@ -84,20 +84,25 @@ def test_a_file_that_becomes_readable_is_indexed_on_the_next_scan(tmp_path, tiny
 
     sets = write_collection(tmp_path / "photos", originals=2, variants=())
     locked = str(sets["scene01"][0])
-    real_open = builtins.open
+    real = {(builtins, "open"): builtins.open, (os, "open"): os.open}  # the decoder uses os.open
 
-    def open_as_a_user(file, *args, **kwargs):
-        if os.fspath(file) == locked:
-            raise PermissionError(13, "Permission denied", locked)
-        return real_open(file, *args, **kwargs)
+    def lock() -> None:
+        for (module, name), real_open in real.items():
+
+            def as_a_user(file, *args, real_open=real_open, **kwargs):
+                if not isinstance(file, int) and os.fsdecode(file) == locked:
+                    raise PermissionError(13, "Permission denied", locked)
+                return real_open(file, *args, **kwargs)
+
+            monkeypatch.setattr(module, name, as_a_user)
 
     with Library.open(tmp_path / "lib", model=str(tiny_checkpoint)) as library:
-        monkeypatch.setattr(builtins, "open", open_as_a_user)
+        lock()
         library.index([tmp_path / "photos"])
         assert [path for path, _ in library.status().skipped] == [locked]
         still = library.index()
         assert (still.changed, still.unchanged) == (0, 2)
-        monkeypatch.setattr(builtins, "open", real_open)
+        monkeypatch.undo()
         fixed = library.index()
         assert fixed.embedded == 1 and library.status().skipped == []
         vectors = library.catalogue.vectors()[1]

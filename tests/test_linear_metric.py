@@ -8,15 +8,19 @@ import numpy as np
 import pytest
 
 from trainer.linear_metric import (
+    RETRIEVAL_SHRINKAGE,
     MetricFileError,
     fit_covariance,
     fit_lmnn,
     fit_metric,
     fit_mmc,
+    fit_retrieval_metric,
     ledoit_wolf_shrinkage,
     load_metric,
+    load_metric_file,
     save_metric,
     transform_from_metric,
+    whitening,
 )
 
 
@@ -221,3 +225,67 @@ def test_load_refuses_bad_metric_files(tmp_path):
     with pytest.raises(MetricFileError, match="symmetric"):
         save_metric(tmp_path / "never.npz", not_symmetric, {"method": "test"})
     assert not (tmp_path / "never.npz").exists()
+
+
+# ---------------------------------------------------------------- retrieval metrics
+
+
+def _unit_classes(seed: int, n: int = 240, d: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors of 6 classes (the same class means for every seed): the classes differ in 3
+    directions, high-variance noise fills the others."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 6, size=n)
+    means = np.zeros((6, d))
+    means[:, :3] = 0.25 * np.random.default_rng(0).normal(size=(6, 3))
+    X = means[y] + np.concatenate([0.03 * rng.normal(size=(n, 3)), 0.2 * rng.normal(size=(n, d - 3))], axis=1)
+    return X / np.linalg.norm(X, axis=1, keepdims=True), y
+
+
+def _recall_at_1(Z: np.ndarray, y: np.ndarray) -> float:
+    distances = np.sum((Z[:, None, :] - Z[None, :, :]) ** 2, axis=2)
+    np.fill_diagonal(distances, np.inf)
+    return float(np.mean(y[distances.argmin(axis=1)] == y))
+
+
+def _mapped(X: np.ndarray, M: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    Z = (X - mean) @ transform_from_metric(M).T
+    return Z / np.linalg.norm(Z, axis=1, keepdims=True)
+
+
+def test_retrieval_metric_without_blend_is_the_whitening():
+    X, y = _unit_classes(10)
+    M, mean = fit_retrieval_metric("lmnn", X, y, components=8, blend=0.0)
+    expected_mean, W = whitening(X, 8, RETRIEVAL_SHRINKAGE)
+    np.testing.assert_allclose(mean, expected_mean)
+    np.testing.assert_allclose(M, W.T @ W, rtol=1e-9, atol=1e-9)
+    assert np.linalg.matrix_rank(M, tol=1e-8 * np.abs(M).max()) == 8
+
+
+@pytest.mark.parametrize("method", ["lmnn", "mmc"])
+def test_retrieval_metric_finds_the_class_directions_on_new_photos(method):
+    train, test = _unit_classes(11), _unit_classes(12)
+    M, mean = fit_retrieval_metric(method, *train, components=16)
+    assert np.allclose(M, M.T) and np.linalg.eigvalsh(M).min() > -1e-9 * np.abs(M).max()
+    assert _recall_at_1(_mapped(test[0], M, mean), test[1]) > _recall_at_1(test[0], test[1]) + 0.1
+
+
+def test_retrieval_metric_refuses_unknown_methods_and_blends():
+    X, y = _unit_classes(13, n=40)
+    with pytest.raises(ValueError, match="mmc or lmnn"):
+        fit_retrieval_metric("covariance", X, y)
+    with pytest.raises(ValueError, match="blend"):
+        fit_retrieval_metric("mmc", X, y, blend=1.5)
+
+
+def test_metric_file_keeps_its_mean_and_refuses_a_bad_one(tmp_path):
+    M = _random_psd(np.random.default_rng(14), 4, 4)
+    path = save_metric(tmp_path / "m.npz", M, {"method": "lmnn"}, mean=np.arange(4.0))
+    metric = load_metric_file(path)
+    np.testing.assert_array_equal(metric.mean, np.arange(4.0))
+    assert load_metric_file(save_metric(tmp_path / "plain.npz", M, {})).mean is None
+    bad = _write(tmp_path / "bad.npz", matrix=M, info=np.array("{}"), mean=np.array([1.0, np.nan, 0.0, 0.0]))
+    with pytest.raises(MetricFileError, match="mean"):
+        load_metric_file(bad)
+    short = _write(tmp_path / "short.npz", matrix=M, info=np.array("{}"), mean=np.zeros(3))
+    with pytest.raises(MetricFileError, match="mean"):
+        load_metric_file(short)

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from trainer.checkpoint import CheckpointError
-from trainer.data import load_rgb, scan_labelled_folder, split_by_class
+from foundation.errors import CheckpointError
+from trainer.data import scan_labelled_folder, split_by_class
 from trainer.head_init import init_head_from_pca
 from trainer.model import ModelConfig, build_model
 from trainer.optim import warmup_cosine
@@ -85,22 +85,6 @@ def test_split_by_class_is_disjoint_seeded_and_relabelled(tmp_path):
     assert len(others) > 1
     with pytest.raises(ValueError, match="too few"):
         split_by_class(scanned.subset(scanned.classes[:3]), fraction=0.5)
-
-
-def test_load_rgb_applies_exif_rotation_and_jpeg_draft(tmp_path):
-    rotated = tmp_path / "rotated.jpg"
-    exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90° clockwise to display
-    Image.new("RGB", (40, 20), (0, 0, 255)).save(rotated, exif=exif)
-    assert load_rgb(rotated, 16).size == (20, 40)
-
-    big = tmp_path / "big.jpg"
-    Image.new("RGB", (800, 600), (9, 9, 9)).save(big)
-    assert load_rgb(big, 64).size == (100, 75)  # 1/8 scale: the smallest draft covering 64 px
-
-    grey = tmp_path / "grey.png"
-    Image.new("LA", (10, 10)).save(grey)
-    assert load_rgb(grey, 64).mode == "RGB"
 
 
 def _pairwise(x: np.ndarray) -> np.ndarray:
@@ -223,3 +207,20 @@ def test_backbone_names_offered_without_torch_are_exactly_the_registry():
     from trainer.options import BACKBONE_NAMES
 
     assert sorted(BACKBONE_NAMES) == sorted(BACKBONES)
+
+
+def test_head_warmup_holds_the_backbone_then_runs_its_own_schedule():
+    from trainer.optim import group_schedules, warmup_cosine
+
+    groups = [{"name": "backbone"}, {"name": "backbone-no-decay"}, {"name": "head"}, {"name": "loss"}]
+    backbone, backbone_nd, head, loss = group_schedules(
+        groups, total_steps=40, warmup_steps=4, head_only_steps=10
+    )
+    shared, later = warmup_cosine(40, 4), warmup_cosine(30, 4)
+    for step in range(45):
+        assert head(step) == loss(step) == shared(step)
+        expected = 0.0 if step < 10 else later(step - 10)
+        assert backbone(step) == backbone_nd(step) == expected
+    assert backbone(10) > 0.0
+    plain = group_schedules(groups, 40, 4, 0)
+    assert all(f(step) == shared(step) for f in plain for step in range(45))

@@ -33,7 +33,7 @@ def test_hnsw_recall_at_10_against_exact():
     rng = np.random.default_rng(2)
     data, queries = unit_vectors(rng, 5000, 32), unit_vectors(rng, 200, 32)
     ids = np.arange(5000, dtype=np.int64)
-    hnsw, exact = HnswIndex(32, capacity=100), ExactIndex(32)
+    hnsw, exact = HnswIndex(32, capacity=100, threads=1, seed=2), ExactIndex(32)
     hnsw.add(ids, data)
     exact.add(ids, data)
     got, got_d = hnsw.query(queries, 10)
@@ -149,3 +149,24 @@ def test_a_graph_paired_with_another_saves_sidecar_is_refused(tmp_path):
     (tmp_path / "euclidean.hnsw.json").write_bytes(earlier_sidecar)  # killed between the two renames
     with pytest.raises(RuntimeError, match="different saves"):
         load_index(path)
+
+
+def test_a_seeded_single_threaded_build_is_the_same_graph_every_time(tmp_path):
+    """What makes recall thresholds in tests mean something: no build order left to chance."""
+    rng = np.random.default_rng(11)
+    data, queries = unit_vectors(rng, 3000, 16), unit_vectors(rng, 100, 16)
+    ids = np.arange(3000, dtype=np.int64)
+    answers, graphs = [], []
+    for run in range(2):
+        index = HnswIndex(16, m=4, ef_construction=16, ef=10, capacity=100, threads=1, seed=5)
+        for start in range(0, 3000, 500):  # grows and resizes as the library's index does
+            index.add(ids[start : start + 500], data[start : start + 500])
+        answers.append(index.query(queries, 10))
+        index.save(tmp_path / f"{run}.hnsw")
+        graphs.append((tmp_path / f"{run}.hnsw").read_bytes())
+    np.testing.assert_array_equal(answers[0][0], answers[1][0])
+    np.testing.assert_array_equal(answers[0][1], answers[1][1])
+    assert graphs[0] == graphs[1]
+    other = HnswIndex(16, m=4, ef_construction=16, ef=10, capacity=100, threads=1, seed=6)
+    other.add(ids, data)
+    assert not np.array_equal(other.query(queries, 10)[0], answers[0][0])  # the seed matters

@@ -1,4 +1,4 @@
-"""`python -m trainer ...` runs the same subcommands as `lookalike train|evaluate|train-metric`."""
+"""`python -m trainer ...` runs the same subcommands as `lookalike train|evaluate`."""
 
 from __future__ import annotations
 

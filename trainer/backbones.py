@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from foundation.errors import InputError, WeightsUnavailableError
+
 from .efficientnet_lite import EfficientNetLite0, load_lite0_imagenet
-from .errors import WeightsUnavailableError
 from .options import DEFAULT_BACKBONE
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -71,7 +72,9 @@ def _strip_classifier(model: nn.Module) -> nn.Module:
 
 
 def _strip_convnext(model: nn.Module) -> nn.Module:
-    model.classifier[2] = nn.Identity()
+    head = model.get_submodule("classifier")  # torchvision's ConvNeXt: LayerNorm2d, Flatten, Linear
+    assert isinstance(head, nn.Sequential)
+    head[2] = nn.Identity()
     return model
 
 
@@ -102,4 +105,4 @@ def backbone_spec(name: str) -> BackboneSpec:
         return BACKBONES[name]
     except KeyError:
         known = ", ".join(sorted(BACKBONES))
-        raise ValueError(f"unknown backbone {name!r}; choose one of: {known}") from None
+        raise InputError(f"unknown backbone {name!r}; choose one of: {known}") from None

@@ -16,11 +16,12 @@ from typing import Any
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .atomicio import atomic_target, atomic_write_bytes
+from foundation.atomicio import atomic_target, atomic_write_bytes
+from foundation.errors import CheckpointError
+
 from .backbones import backbone_spec
-from .errors import CheckpointError
 from .model import EmbeddingNet, ModelConfig, build_model
-from .options import PICKLE_SUFFIXES, is_checkpoint_spec
+from .options import MAX_EMBEDDING_DIM, MAX_IMAGE_SIZE, PICKLE_SUFFIXES, is_checkpoint_spec
 
 CONFIG_KEY = "lookalike_config"
 FORMAT_KEY = "lookalike_format"
@@ -56,9 +57,22 @@ def read_config(path: str | os.PathLike) -> ModelConfig:
     if CONFIG_KEY not in metadata:
         raise CheckpointError(f"{path} has no Lookalike model config; was it saved by the trainer?")
     try:
-        return ModelConfig.from_dict(json.loads(metadata[CONFIG_KEY]))
-    except (ValueError, TypeError) as exc:
+        data = json.loads(metadata[CONFIG_KEY])
+        _check_sizes(data)
+        return ModelConfig.from_dict(data)
+    except (ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{path} has an invalid model config: {exc}") from exc
+
+
+def _check_sizes(data: dict[str, Any]) -> None:
+    """Sizes a network would be built with, bounded before anything is allocated (a declared
+    embedding_dim of 1e9 would ask for a 5 TB projection)."""
+    for key, largest in (("embedding_dim", MAX_EMBEDDING_DIM), ("image_size", MAX_IMAGE_SIZE)):
+        value = data.get(key)
+        if value is None:  # not given, or no projection head
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= largest:
+            raise ValueError(f"{key} must be a whole number from 1 to {largest}, not {value!r}")
 
 
 def read_info(path: str | os.PathLike) -> dict[str, Any]:

@@ -1,6 +1,9 @@
-"""`train`, `evaluate` and `train-metric` subcommands, shared by `lookalike` and `python -m trainer`.
+"""`train` and `evaluate` subcommands, shared by `lookalike` and `python -m trainer`.
 
-Handlers return an exit code: 0 done, 2 bad input (one line on stderr), 130 stopped by Ctrl+C.
+(`lookalike train-metric` is the app's: it learns with the library's model, `retrieval_app.cli.metric_commands`.)
+
+Handlers return an exit code: 0 done, 1 a bug (logged with its traceback; one line says where), 2 bad
+input (a `UserError`: one line on stderr), 130 stopped by Ctrl+C.
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from .errors import WeightsUnavailableError
+from foundation.errors import InputError, UserError
+from foundation.logs import unexpected_message
+
 from .options import (
     BACKBONE_NAMES,
     DEFAULT_BACKBONE,
@@ -26,37 +30,33 @@ from .options import (
     LOSSES,
     SAMPLINGS,
     SELECT_METRICS,
+    VAL_SPLITS,
     TrainSettings,
+    image_size_arg,
 )
 
 if TYPE_CHECKING:
     from .train import EpochReport, StepReport
 
 PROG = "lookalike"
-METRIC_METHODS = ("covariance", "mmc", "lmnn")
 EVALUATE_KEYS = ("recall@1", "recall@2", "recall@4", "recall@8", "map@r")
 
 
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """Failures a person can fix: bad input, missing files or weights, unusable metric files."""
-    from .linear_metric import MetricFileError
-
-    return (ValueError, OSError, WeightsUnavailableError, MetricFileError)
-
-
 def user_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn failures a person can fix into exit code 2 and one line on stderr."""
+    """A `UserError` becomes exit code 2 and one line on stderr; any other error is a bug: logged, exit 1."""
 
     @functools.wraps(handler)
     def wrapped(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except Exception as exc:
-            if not isinstance(exc, user_error_types()):
-                raise
+        except UserError as exc:
             message = " ".join(str(exc).split()) or type(exc).__name__
             print(f"{PROG}: error: {message}", file=sys.stderr)
             return 2
+        except Exception as exc:
+            message = unexpected_message(exc, f"{PROG} {handler.__name__} failed")
+            print(f"{PROG}: {message}", file=sys.stderr)
+            return 1
 
     return wrapped
 
@@ -145,7 +145,9 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 @user_errors
 def cmd_train(args: argparse.Namespace) -> int:
-    from .devices import describe_device, resolve_device
+    from foundation.devices import resolve_device
+
+    from .devices import describe_device
     from .train import train
     from .train_state import state_path_for
 
@@ -170,6 +172,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         beta_lr=args.beta_lr,
         weight_decay=args.weight_decay,
         warmup_fraction=args.warmup_fraction,
+        head_warmup_fraction=args.head_warmup_fraction,
         frozen_bn=args.frozen_bn,
         class_beta=args.class_beta,
         crop_scale=args.crop_scale,
@@ -181,6 +184,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         val_folder=args.val_folder,
+        val_split=args.val_split,
+        val_fraction=args.val_fraction,
         train_class_fraction=args.train_class_fraction,
         resume=resume,
     )
@@ -199,24 +204,24 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(json.dumps(result.to_json()))
         else:
             state = "stopped early; resume with --resume" if result.cancelled else "done"
-            print(
-                f"{state}: best held-out R@1 {result.best_metrics['recall@1']:.4f} (epoch {result.best_epoch}; "
-                f"start {result.start_metrics.get('recall@1', float('nan')):.4f}) -> {result.out}",
-                file=sys.stderr,
-            )
+            for note in result.data.get("notes", []):
+                print(note, file=sys.stderr)
+            kept = f"kept epoch {result.best_epoch}" if result.best_epoch else "kept the untrained start"
+            print(f"{state}: {result.payoff()}; {kept} -> {result.out}", file=sys.stderr)
     return 130 if result.cancelled else 0
 
 
 def _embed_folder(args: argparse.Namespace):
     """Load the model named by --model and embed every image of the labelled folder."""
+    from foundation.devices import resolve_device
+
     from .checkpoint import load_model
     from .data import scan_labelled_folder
-    from .devices import resolve_device
     from .embedding import embed_images
 
     images = scan_labelled_folder(args.folder)
     if len(images.classes) < 2:
-        raise ValueError(f"{args.folder} has {len(images.classes)} class; retrieval needs at least 2")
+        raise InputError(f"{args.folder} has {len(images.classes)} class; retrieval needs at least 2")
     device = resolve_device(args.device)
     model = load_model(args.model, image_size=args.image_size).to(device)
     vectors, labels = embed_images(model, images, device, args.batch_size, args.workers)
@@ -239,38 +244,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-@user_errors
-def cmd_train_metric(args: argparse.Namespace) -> int:
-    from .checkpoint import model_fingerprint
-    from .linear_metric import fit_metric, save_metric
-
-    if not args.out.endswith(".npz"):
-        raise ValueError(f"--out must be a .npz path, got {args.out}")
-    model, images, vectors, labels = _embed_folder(args)
-    started = time.perf_counter()
-    matrix = fit_metric(args.method, vectors.numpy(), labels.numpy())
-    seconds = time.perf_counter() - started
-    info = {
-        "method": args.method,
-        "model": args.model,
-        "model_fingerprint": model_fingerprint(args.model, model.config),
-        "image_size": model.config.image_size,
-        "classes": len(images.classes),
-        "images": len(images),
-        "fit_seconds": round(seconds, 3),
-    }
-    save_metric(args.out, matrix, info)
-    if args.json:
-        print(json.dumps({"out": args.out, **info}))
-    else:
-        print(
-            f"{args.method} metric fitted on {len(images)} images of {len(images.classes)} classes "
-            f"in {seconds:.1f} s -> {args.out}",
-            file=sys.stderr,
-        )
-    return 0
-
-
 def _add_model_input_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", help="labelled folder: one sub-folder of images per class")
     parser.add_argument(
@@ -278,7 +251,7 @@ def _add_model_input_flags(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_BACKBONE,
         help=f"backbone name (pretrained, pooled features) or a trained .safetensors checkpoint (default {DEFAULT_BACKBONE})",
     )
-    parser.add_argument("--image-size", type=int, help="input size (default: the model's own)")
+    parser.add_argument("--image-size", type=image_size_arg, help="input size (default: the model's own)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=0, help="decode processes (default 0: in-process)")
@@ -286,7 +259,7 @@ def _add_model_input_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `train`, `evaluate` and `train-metric`, each with `handler(args) -> exit code`."""
+    """Add `train` and `evaluate`, each with `handler(args) -> exit code`."""
     d = TrainSettings(folder="")
     train = subparsers.add_parser("train", help="fine-tune the embedding network on labelled folders")
     train.add_argument("folder", help="labelled folder: one sub-folder of images per class")
@@ -296,7 +269,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--embedding-dim", type=int, default=d.embedding_dim, help="projection size; 0 keeps pooled features"
     )
-    train.add_argument("--image-size", type=int, default=d.image_size)
+    train.add_argument("--image-size", type=image_size_arg, default=d.image_size)
     train.add_argument("--loss", choices=LOSSES, default=d.loss)
     train.add_argument("--sampling", choices=SAMPLINGS, default=d.sampling, help="triplet mining")
     train.add_argument("--epochs", type=int, default=d.epochs)
@@ -312,6 +285,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--weight-decay", type=float, default=d.weight_decay)
     train.add_argument("--warmup-fraction", type=float, default=d.warmup_fraction)
+    train.add_argument(
+        "--head-warmup-fraction",
+        type=float,
+        default=d.head_warmup_fraction,
+        help="fraction of the steps that train the head only, before the backbone starts to learn",
+    )
     train.add_argument("--frozen-bn", action=argparse.BooleanOptionalAction, default=d.frozen_bn)
     train.add_argument(
         "--class-beta",
@@ -352,8 +331,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         const="",
         help="continue from a training state (default: the one beside --out, NAME.state.safetensors)",
     )
-    train.add_argument("--val-folder", help="held-out classes (default: hold out half of FOLDER's classes)")
-    train.add_argument("--train-class-fraction", type=float, default=d.train_class_fraction)
+    train.add_argument(
+        "--val-folder", help="held-out labelled images to choose the epoch on (default: split FOLDER)"
+    )
+    train.add_argument(
+        "--val-split",
+        choices=VAL_SPLITS,
+        default=d.val_split,
+        help="images: hold out some photos of every class (default); classes: hold out whole classes",
+    )
+    train.add_argument(
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="images held out per class (at least 2; classes with fewer than 4 images train only)",
+    )
+    train.add_argument(
+        "--train-class-fraction",
+        type=float,
+        default=d.train_class_fraction,
+        help="with --val-split classes: the fraction of classes that train",
+    )
     train.add_argument("--json", action="store_true", help="print the result as JSON")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     train.set_defaults(handler=cmd_train)
@@ -361,14 +359,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate = subparsers.add_parser("evaluate", help="held-out retrieval quality: Recall@1/2/4/8, MAP@R")
     _add_model_input_flags(evaluate)
     evaluate.set_defaults(handler=cmd_evaluate)
-
-    metric = subparsers.add_parser(
-        "train-metric", help="fit a linear (Mahalanobis) metric on frozen embeddings"
-    )
-    _add_model_input_flags(metric)
-    metric.add_argument("--method", choices=METRIC_METHODS, default="mmc")
-    metric.add_argument("--out", required=True, help="metric file to write (.npz)")
-    metric.set_defaults(handler=cmd_train_metric)
 
 
 def build_parser() -> argparse.ArgumentParser:

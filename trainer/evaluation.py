@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from foundation.errors import InputError
+
 CHUNK_ELEMENTS = 1 << 22  # query x database entries per chunk (~170 MB of working memory)
 
 
@@ -39,7 +41,7 @@ def retrieval_metrics(
             f"expected (N, D) embeddings and N labels, got {tuple(vectors.shape)} and {tuple(classes.shape)}"
         )
     if any(k < 1 for k in ks):
-        raise ValueError(f"K must be at least 1, got {list(ks)}")
+        raise InputError(f"K must be at least 1, got {list(ks)}")
     if not torch.isfinite(vectors).all():
         raise ValueError("embeddings contain NaN or infinite values")
     n = len(vectors)
@@ -47,7 +49,7 @@ def retrieval_metrics(
     _, inverse, counts = torch.unique(classes, return_inverse=True, return_counts=True)
     relevant_counts = counts[inverse] - 1
     if not (relevant_counts > 0).any():
-        raise ValueError("retrieval needs at least one class with two or more items")
+        raise InputError("retrieval needs at least one class with two or more items")
     chunk = chunk_size or max(1, CHUNK_ELEMENTS // max(n, 1))
     squared_norms = (vectors * vectors).sum(dim=1)
     positions = torch.arange(1, n, device=vectors.device, dtype=vectors.dtype)

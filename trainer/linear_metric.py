@@ -17,32 +17,49 @@ import json
 import os
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from scipy import sparse
 
-from .atomicio import atomic_target
+from foundation.atomicio import atomic_target
+from foundation.errors import InputError, UserError
+
+from .options import MAX_EMBEDDING_DIM
 
 METHODS = ("covariance", "mmc", "lmnn")
 SYMMETRY_TOLERANCE = 1e-6  # relative to the largest entry
 PSD_TOLERANCE = 1e-6  # most negative eigenvalue allowed, relative to the largest one
 CHUNK_ELEMENTS = 1 << 22  # pairwise-distance entries computed at once
 INITIAL_TARGET_MARGINS = 100.0  # LMNN's start: mean squared target distance, in margins
+RETRIEVAL_COMPONENTS = 128  # most whitened directions a learned retrieval metric keeps
+RETRIEVAL_SHRINKAGE = 0.5  # of each kept variance toward their mean
+RETRIEVAL_BLEND = 0.3  # weight of the learned matrix against the whitened identity (QUALITY.md)
+MAX_INFO_BYTES = 1 << 20  # the JSON beside the matrix
+# distances are searched in float32 between unit vectors, where a squared distance is at most
+# 4 x the largest eigenvalue: beyond these bounds every distance overflows (inf, NaN) or is 0
+MAX_EIGENVALUE = float(np.finfo(np.float32).max) / 16
+MIN_EIGENVALUE = float(np.finfo(np.float32).tiny) * 16
 
 
-class MetricFileError(ValueError):
+class MetricFileError(UserError, ValueError):
     """A metric file is missing, unsafe, or does not hold a usable metric matrix."""
 
 
 # ---------------------------------------------------------------- helpers
 
 
+@overload
+def _data(X: np.ndarray) -> tuple[np.ndarray, None]: ...
+@overload
+def _data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 def _data(X: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Checked float64 vectors, and their labels when given (at least two classes)."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or len(X) < 2 or X.shape[1] < 1:
-        raise ValueError(f"expected at least two vectors as an (N, D) array, got shape {X.shape}")
+        raise InputError(f"expected at least two vectors as an (N, D) array, got shape {X.shape}")
     if not np.isfinite(X).all():
         raise ValueError("vectors contain NaN or infinite values")
     if y is None:
@@ -51,7 +68,7 @@ def _data(X: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.nd
     if y.shape != (len(X),):
         raise ValueError(f"expected {len(X)} labels, got shape {y.shape}")
     if len(np.unique(y)) < 2:
-        raise ValueError("metric learning from labels needs at least two classes")
+        raise InputError("metric learning from labels needs at least two classes")
     return X, y
 
 
@@ -112,7 +129,7 @@ def _sample_pairs(
     if same:
         eligible = np.flatnonzero(sizes[inverse] >= 2)
         if len(eligible) == 0:
-            raise ValueError("similar pairs need a class with at least two items")
+            raise InputError("similar pairs need a class with at least two items")
         first = rng.choice(eligible, size=count)
         c = inverse[first]
         offset = rng.integers(1, sizes[c])
@@ -148,17 +165,17 @@ def fit_covariance(X: np.ndarray, shrinkage: float | None = None) -> np.ndarray:
     if shrinkage is None:
         shrinkage = ledoit_wolf_shrinkage(X)
     if not 0.0 <= shrinkage <= 1.0:
-        raise ValueError(f"shrinkage must be in [0, 1], got {shrinkage}")
+        raise InputError(f"shrinkage must be in [0, 1], got {shrinkage}")
     centred = X - X.mean(axis=0)
     d = X.shape[1]
     covariance = centred.T @ centred / len(X)
     mu = np.trace(covariance) / d
     if mu <= 0.0:
-        raise ValueError("the vectors have no variance; a covariance metric needs distinct vectors")
+        raise InputError("the vectors have no variance; a covariance metric needs distinct vectors")
     shrunk = (1.0 - shrinkage) * covariance + shrinkage * mu * np.eye(d)
     values, vectors = np.linalg.eigh(shrunk)
     if values.min() <= 1e-12 * values.max():
-        raise ValueError("the covariance is singular; use shrinkage > 0")
+        raise InputError("the covariance is singular; use shrinkage > 0")
     inverse = (vectors / values) @ vectors.T
     return (inverse + inverse.T) / 2.0
 
@@ -210,7 +227,7 @@ def fit_mmc(
     for _ in range(max_iter):
         # gradient of Σ_dissimilar d_M / sqrt(Σ_similar d_M²), which is scale-free, at Σ_similar d_M² = 1
         gradient = (dissimilar / (2.0 * np.sqrt(squared))[:, None]).T @ dissimilar - value / 2.0 * scatter
-        gradient *= np.linalg.norm(metric) / max(np.linalg.norm(gradient), 1e-300)
+        gradient *= np.linalg.norm(metric) / max(float(np.linalg.norm(gradient)), 1e-300)
         candidate = project_psd(metric + step * gradient)
         size = float(np.sum(scatter * candidate))
         if size <= 0.0:
@@ -261,7 +278,7 @@ def fit_lmnn(
     n, d = X.shape
     largest = np.bincount(labels).max()
     if largest < 2:
-        raise ValueError("LMNN needs a class with at least two items")
+        raise InputError("LMNN needs a class with at least two items")
     k_used = min(k, largest - 1)
     target_index, target_valid = _nearest_masked(X, k_used, _excluding(labels, same_class=False))
     anchors = np.repeat(np.arange(n), k_used)[target_valid.ravel()]
@@ -288,7 +305,7 @@ def fit_lmnn(
     metric, factor = _psd_factor(metric)
     impostors, impostor_valid = _impostors(X, factor, labels, count)
     loss, gradient = objective(factor, impostors, impostor_valid)
-    step = 0.1 * np.linalg.norm(metric) / max(np.linalg.norm(gradient), 1e-300)
+    step = 0.1 * np.linalg.norm(metric) / max(float(np.linalg.norm(gradient)), 1e-300)
     for iteration in range(1, max_iter + 1):
         candidate, candidate_factor = _psd_factor(metric - step * gradient)
         candidate_loss, candidate_gradient = objective(candidate_factor, impostors, impostor_valid)
@@ -300,7 +317,7 @@ def fit_lmnn(
                 break
         else:
             step *= 0.5
-            if step < 1e-12 * np.linalg.norm(metric) / max(np.linalg.norm(gradient), 1e-300):
+            if step < 1e-12 * np.linalg.norm(metric) / max(float(np.linalg.norm(gradient)), 1e-300):
                 break
         if iteration % refresh == 0:
             impostors, impostor_valid = _impostors(X, factor, labels, count)
@@ -347,6 +364,76 @@ def _weighted_scatter(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights
     return (X * degree[:, None]).T @ X - cross - cross.T
 
 
+# ---------------------------------------------------------------- retrieval metrics
+
+
+def whitening(X: np.ndarray, components: int, shrinkage: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, W): W's rows are the top `components` principal directions of X, each divided by the
+    square root of its variance shrunk toward the mean kept variance, (1 − s) λᵢ + s λ̄.
+
+    With s = 0 and every component, W (x − mean) has identity covariance (W = Σ^(-1/2) up to a rotation).
+    """
+    X, _ = _data(X)
+    if not 0.0 <= shrinkage <= 1.0:
+        raise InputError(f"shrinkage must be in [0, 1], got {shrinkage}")
+    components = max(1, min(int(components), X.shape[1]))
+    mean = X.mean(axis=0)
+    centred = X - mean
+    values, directions = np.linalg.eigh(centred.T @ centred / len(X))
+    values = np.clip(values[::-1][:components], 0.0, None)
+    directions = directions[:, ::-1][:, :components]
+    shrunk = (1.0 - shrinkage) * values + shrinkage * values.mean()
+    if shrunk.min() <= 1e-12 * max(shrunk.max(), 1e-300):
+        raise InputError("the vectors do not vary enough to be whitened")
+    return mean, (directions / np.sqrt(shrunk)).T
+
+
+def _normalized(Z: np.ndarray) -> np.ndarray:
+    return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+
+
+def fit_retrieval_metric(
+    method: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    components: int = RETRIEVAL_COMPONENTS,
+    shrinkage: float = RETRIEVAL_SHRINKAGE,
+    blend: float = RETRIEVAL_BLEND,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(M, mean) for ranking by nearest neighbours as x ↦ normalise(L (x − mean)), LᵀL = M.
+
+    Fitted the way the library searches: the labelled vectors are whitened (shrunk PCA to at most
+    `components` directions, one per 4 vectors), L2-normalised, and `method` (mmc or lmnn) is fitted
+    there; its matrix, scaled to the same mean pair distance, is blended with the identity of the
+    whitened space, A = (1 − blend) I + blend A_method, a regulariser that keeps what the
+    whitening gained when the labels are too few for a full metric. M = Wᵀ A W has rank
+    `components`; `blend` 0 is the whitening alone.
+    """
+    X, y = _data(X, y)
+    if method not in ("mmc", "lmnn"):
+        raise InputError(f"unknown metric method {method!r}; choose mmc or lmnn")
+    if not 0.0 <= blend <= 1.0:
+        raise InputError(f"blend must be in [0, 1], got {blend}")
+    mean, W = whitening(X, min(components, max(1, len(X) // 4)), shrinkage)
+    Z = _normalized((X - mean) @ W.T)
+    A = np.eye(len(W))
+    if blend > 0.0:
+        learned = fit_mmc(Z, y) if method == "mmc" else fit_lmnn(Z, y)
+        A = (1.0 - blend) * A + blend * _scaled_like_euclidean(learned, Z)
+    matrix = W.T @ A @ W
+    return (matrix + matrix.T) / 2.0, mean
+
+
+def _scaled_like_euclidean(matrix: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """`matrix` scaled so random pairs of X have the same mean squared distance as under Euclidean."""
+    rng = np.random.default_rng(0)
+    first, second = rng.integers(0, len(X), size=(2, min(4096, len(X) ** 2)))
+    differences = X[first] - X[second]
+    euclidean = np.mean(np.sum(differences**2, axis=1))
+    learned = np.mean(np.sum((differences @ matrix) * differences, axis=1))
+    return matrix * (euclidean / learned) if euclidean > 0.0 and learned > 0.0 else matrix
+
+
 # ---------------------------------------------------------------- dispatch and files
 
 
@@ -360,30 +447,43 @@ def fit_metric(method: str, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         "lmnn": lambda: fit_lmnn(X, y),
     }
     if method not in fitters:
-        raise ValueError(f"unknown metric method {method!r}; choose one of: {', '.join(METHODS)}")
-    matrix = fitters[method]()
-    data = np.asarray(X, dtype=np.float64)
-    rng = np.random.default_rng(0)
-    first, second = rng.integers(0, len(data), size=(2, min(4096, len(data) ** 2)))
-    differences = data[first] - data[second]
-    euclidean = np.mean(np.sum(differences**2, axis=1))
-    learned = np.mean(np.sum((differences @ matrix) * differences, axis=1))
-    if euclidean > 0.0 and learned > 0.0:
-        matrix = matrix * (euclidean / learned)
-    return matrix
+        raise InputError(f"unknown metric method {method!r}; choose one of: {', '.join(METHODS)}")
+    return _scaled_like_euclidean(fitters[method](), np.asarray(X, dtype=np.float64))
 
 
-def save_metric(path: str | os.PathLike, matrix: np.ndarray, info: dict[str, Any]) -> Path:
-    """Write `matrix` and JSON `info` (plus `dim`) to an npz atomically; the matrix is validated first."""
+@dataclass(frozen=True)
+class MetricFile:
+    """A metric file's contents: M, its JSON info, and the mean subtracted first (None: none)."""
+
+    matrix: np.ndarray
+    info: dict[str, Any]
+    mean: np.ndarray | None = None
+
+
+def save_metric(
+    path: str | os.PathLike, matrix: np.ndarray, info: dict[str, Any], mean: np.ndarray | None = None
+) -> Path:
+    """Write `matrix`, JSON `info` (plus `dim`) and an optional centring `mean` to an npz
+    atomically; the matrix is validated first."""
     path = Path(path)
     matrix = _checked_matrix(np.asarray(matrix), "metric matrix")
     payload = json.dumps({**info, "dim": int(matrix.shape[0])}, sort_keys=True)
+    centre = None if mean is None else _checked_mean(np.asarray(mean), matrix.shape[0], "metric mean")
     with atomic_target(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, matrix=matrix, info=np.array(payload))
+        if centre is None:
+            np.savez(handle, matrix=matrix, info=np.array(payload))
+        else:
+            np.savez(handle, matrix=matrix, info=np.array(payload), mean=centre)
     return path
 
 
 def load_metric(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read and validate a metric file's matrix and info (never unpickles)."""
+    metric = load_metric_file(path)
+    return metric.matrix, metric.info
+
+
+def load_metric_file(path: str | os.PathLike) -> MetricFile:
     """Read and validate a metric file (never unpickles); MetricFileError says what is wrong."""
     path = Path(path)
     if not path.is_file():
@@ -391,9 +491,10 @@ def load_metric(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
     with open(path, "rb") as handle:
         if handle.read(2) != b"PK":
             raise MetricFileError(f"{path.name} is not an npz archive written by `lookalike train-metric`")
+    _check_declared_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in ("matrix", "info") if name in archive.files}
+            arrays = {name: archive[name] for name in ("matrix", "info", "mean") if name in archive.files}
     except ValueError as exc:  # numpy refuses object arrays without unpickling them
         raise MetricFileError(f"{path.name} holds pickled objects; Lookalike never unpickles files") from exc
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
@@ -402,7 +503,67 @@ def load_metric(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
         raise MetricFileError(
             f"{path.name} has no 'matrix' array; was it written by `lookalike train-metric`?"
         )
-    return _checked_matrix(arrays["matrix"], path.name), _parse_info(arrays.get("info"), path.name)
+    matrix = _checked_matrix(arrays["matrix"], path.name)
+    mean = arrays.get("mean")
+    return MetricFile(
+        matrix,
+        _parse_info(arrays.get("info"), path.name),
+        None if mean is None else _checked_mean(mean, matrix.shape[0], path.name),
+    )
+
+
+def _checked_mean(mean: np.ndarray, dim: int, source: str) -> np.ndarray:
+    """A finite float64 vector of the metric's dimension, or MetricFileError."""
+    if mean.dtype.kind not in "fiu" or mean.shape != (dim,) or not np.isfinite(mean).all():
+        raise MetricFileError(
+            f"{source}: the mean must be {dim} finite numbers, got {mean.dtype} {mean.shape}"
+        )
+    return mean.astype(np.float64)
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Read the shapes the archive's arrays declare (their .npy headers) and refuse sizes no metric
+    has, before numpy allocates them: a few bytes can declare a 100000 x 100000 matrix (80 GB)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info.file_size for info in archive.infolist()}
+            headers = {
+                name: _npy_header(archive, name)
+                for name in ("matrix.npy", "info.npy", "mean.npy")
+                if name in members
+            }
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise MetricFileError(f"{path.name} is not a readable npz archive: {exc}") from exc
+    for name, (shape, dtype) in headers.items():
+        declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if name == "matrix.npy" and (
+            max(shape, default=0) > MAX_EMBEDDING_DIM or declared > 8 * MAX_EMBEDDING_DIM**2
+        ):
+            raise MetricFileError(
+                f"{path.name}: the metric must be a square matrix of at most {MAX_EMBEDDING_DIM} "
+                f"dimensions, but it declares shape {shape}"
+            )
+        if name == "mean.npy" and declared > 8 * MAX_EMBEDDING_DIM:
+            raise MetricFileError(f"{path.name}: its mean declares shape {shape}, longer than any vector")
+        if name == "info.npy" and declared > MAX_INFO_BYTES:
+            raise MetricFileError(
+                f"{path.name}: its info declares {declared} bytes, more than any metric file holds"
+            )
+        if members[name] < declared and not dtype.hasobject:  # object arrays are refused when read
+            raise MetricFileError(f"{path.name}: {name} is shorter than its header says (a cut-off file)")
+
+
+def _npy_header(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the header of a .npy member, without reading its data."""
+    with archive.open(name) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"{name} is in an unknown .npy format version {version}")
+    return shape, dtype
 
 
 def _parse_info(info_array: np.ndarray | None, source: str) -> dict[str, Any]:
@@ -440,5 +601,10 @@ def _checked_matrix(matrix: np.ndarray, source: str) -> np.ndarray:
     if eigenvalues.min() < -PSD_TOLERANCE * np.abs(eigenvalues).max():
         raise MetricFileError(
             f"{source}: the metric is not positive semi-definite (smallest eigenvalue {eigenvalues.min():.3g})"
+        )
+    if not MIN_EIGENVALUE <= eigenvalues.max() <= MAX_EIGENVALUE:
+        raise MetricFileError(
+            f"{source}: the metric is scaled so far (largest eigenvalue {eigenvalues.max():.3g}) that every "
+            "distance would overflow or be 0; refit it with `lookalike train-metric`"
         )
     return matrix

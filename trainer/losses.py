@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from foundation.errors import InputError
+
 from .distances import paired_distances
 from .miners import Triplets
 from .options import LOSSES
@@ -133,4 +135,4 @@ def make_loss(name: str, num_classes: int | None = None, **kwargs) -> nn.Module:
         return TripletLoss(**kwargs)
     if name == "margin":
         return MarginLoss(num_classes=num_classes, **kwargs)
-    raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
+    raise InputError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")

@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 import torch
 
+from foundation.errors import InputError
+
 from .distances import pairwise_distances
 
 
@@ -172,5 +174,5 @@ def make_miner(name: str, **kwargs) -> Miner:
     """A miner by name: random, semihard (margin=0.2), hardest, distance (cutoff=0.5,
     nonzero_loss_cutoff=1.4) or all."""
     if name not in MINERS:
-        raise ValueError(f"unknown sampling {name!r}; choose one of: {', '.join(MINERS)}")
+        raise InputError(f"unknown sampling {name!r}; choose one of: {', '.join(MINERS)}")
     return MINERS[name](**kwargs)

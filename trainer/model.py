@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from foundation.errors import InputError
+
 from .backbones import backbone_spec
 from .options import DEFAULT_BACKBONE
 
@@ -42,9 +44,9 @@ class ModelConfig:
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
         if self.image_size < 32:
-            raise ValueError(f"image_size must be at least 32, got {self.image_size}")
+            raise InputError(f"image_size must be at least 32, got {self.image_size}")
         if self.embedding_dim is not None and self.embedding_dim < 2:
-            raise ValueError(f"embedding_dim must be at least 2, got {self.embedding_dim}")
+            raise InputError(f"embedding_dim must be at least 2, got {self.embedding_dim}")
 
     @property
     def output_dim(self) -> int:

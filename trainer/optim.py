@@ -50,3 +50,20 @@ def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
+
+
+def group_schedules(
+    groups: list[dict], total_steps: int, warmup_steps: int, head_only_steps: int
+) -> list[Callable[[int], float]]:
+    """One LR factor per optimizer group: the backbone's held at 0 for `head_only_steps` (the head
+    warms up on the pretrained features first), then its own warm-up and cosine; the rest as usual."""
+    shared = warmup_cosine(total_steps, warmup_steps)
+    if head_only_steps <= 0:
+        return [shared] * len(groups)
+    head_only_steps = min(head_only_steps, total_steps - 1)
+    later = warmup_cosine(total_steps - head_only_steps, warmup_steps)
+
+    def backbone(step: int) -> float:
+        return 0.0 if step < head_only_steps else later(step - head_only_steps)
+
+    return [backbone if g["name"].startswith("backbone") else shared for g in groups]

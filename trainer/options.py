@@ -6,6 +6,7 @@ GUI's first window do not wait for torch to load.
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,29 @@ DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 LOSSES = ("contrastive", "triplet", "margin")
 SAMPLINGS = ("random", "semihard", "hardest", "distance")
 SELECT_METRICS = ("map@r", "recall@1")
+# "images": hold out other photos of every class (the person's case: their categories, new photos);
+# "classes": hold out whole classes (generality beyond the labelled categories)
+VAL_SPLITS = ("images", "classes")
+# a class is validated when it can spare VAL_MIN_IMAGES and keep TRAIN_MIN_IMAGES; smaller ones train only
+VAL_MIN_IMAGES = 2
+TRAIN_MIN_IMAGES = 2
 PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"})
+# sizes beyond these only ask for tens of GB and crash: refused before anything is allocated
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024  # input pixels per side
+MAX_EMBEDDING_DIM = 8192  # the widest backbone feature is 2048
+
+
+def image_size_arg(text: str) -> int:
+    """argparse type of `--image-size`: an integer from MIN_IMAGE_SIZE to MAX_IMAGE_SIZE."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not MIN_IMAGE_SIZE <= value <= MAX_IMAGE_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"must be from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} pixels, not {value}"
+        )
+    return value
 
 
 def is_checkpoint_spec(spec: str) -> bool:
@@ -55,6 +78,7 @@ class TrainSettings:
     class_beta: bool = True
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.1
+    head_warmup_fraction: float = 0.0  # the first steps train the head only (backbone LR 0)
     max_grad_norm: float = 10.0
     crop_scale: float = 0.7
     flip: bool = True
@@ -64,6 +88,8 @@ class TrainSettings:
     seed: int = 0
     workers: int | None = None
     val_folder: str | None = None
+    val_split: str = "images"
+    val_fraction: float = 0.2
     train_class_fraction: float = 0.5
     resume: str | None = None
     select_metric: str = "map@r"

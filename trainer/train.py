@@ -22,9 +22,11 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from foundation.errors import InputError
+
 from . import distributed
 from .checkpoint import save_checkpoint
-from .data import ImageDataset, LabelledImages, scan_labelled_folder, split_by_class
+from .data import ImageDataset, LabelledImages, scan_labelled_folder, split_by_class, split_by_images
 from .devices import autocast, autocast_dtype
 from .embedding import embed_images
 from .evaluation import retrieval_metrics
@@ -32,8 +34,16 @@ from .head_init import init_head_from_pca
 from .losses import make_loss
 from .miners import make_miner
 from .model import EmbeddingNet, ModelConfig, build_model
-from .optim import build_optimizer, warmup_cosine
-from .options import LOSSES, SAMPLINGS, SELECT_METRICS, TrainSettings
+from .optim import build_optimizer, group_schedules
+from .options import (
+    LOSSES,
+    SAMPLINGS,
+    SELECT_METRICS,
+    TRAIN_MIN_IMAGES,
+    VAL_MIN_IMAGES,
+    VAL_SPLITS,
+    TrainSettings,
+)
 from .samplers import PKBatchSampler
 from .train_state import load_train_state, save_train_state, state_path_for
 from .transforms import train_transform
@@ -50,6 +60,8 @@ RESUME_FIXED = (
     "seed",
     "train_class_fraction",
     "val_folder",
+    "val_split",
+    "val_fraction",
 )
 
 
@@ -96,6 +108,19 @@ class TrainResult:
     cancelled: bool
     skipped_steps: int
     seconds: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def payoff(self) -> str:
+        """The before and after on the held-out images, and what training used, for people."""
+        data = self.data
+        start, best = self.start_metrics.get("recall@1"), self.best_metrics.get("recall@1")
+        text = f"Recall@1 on your held-out photos: {_fmt(start)} → {_fmt(best)}"
+        if data:
+            text += (
+                f" (trained on {data['train_images']} images of {data['train_classes']} classes, "
+                f"measured on {data['val_images']} held-out images of {data['val_classes']} classes)"
+            )
+        return text
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +133,7 @@ class TrainResult:
             "cancelled": self.cancelled,
             "skipped_steps": self.skipped_steps,
             "seconds": round(self.seconds, 2),
+            "data": self.data,
         }
 
 
@@ -121,25 +147,31 @@ class _Data:
 def check_settings(settings: TrainSettings) -> None:
     """Raise ValueError with a plain reason for settings that cannot work."""
     if settings.loss not in LOSSES:
-        raise ValueError(f"unknown loss {settings.loss!r}; choose one of: {', '.join(LOSSES)}")
+        raise InputError(f"unknown loss {settings.loss!r}; choose one of: {', '.join(LOSSES)}")
     if settings.sampling not in SAMPLINGS:
-        raise ValueError(f"unknown sampling {settings.sampling!r}; choose one of: {', '.join(SAMPLINGS)}")
+        raise InputError(f"unknown sampling {settings.sampling!r}; choose one of: {', '.join(SAMPLINGS)}")
     if not str(settings.out).endswith(".safetensors"):
-        raise ValueError(f"--out must be a .safetensors path, got {settings.out}")
+        raise InputError(f"--out must be a .safetensors path, got {settings.out}")
     if settings.classes_per_batch < 2 or settings.images_per_class < 2:
-        raise ValueError("a batch needs at least 2 classes and 2 images per class")
+        raise InputError("a batch needs at least 2 classes and 2 images per class")
     if settings.epochs < 0:
-        raise ValueError(f"epochs must be 0 or more, got {settings.epochs}")
+        raise InputError(f"epochs must be 0 or more, got {settings.epochs}")
     if settings.lr <= 0 or settings.backbone_lr_factor < 0 or settings.beta_lr < 0:
-        raise ValueError("learning rates must be positive")
+        raise InputError("learning rates must be positive")
     if settings.select_metric not in SELECT_METRICS:
-        raise ValueError(
+        raise InputError(
             f"unknown selection metric {settings.select_metric!r}; choose one of: {', '.join(SELECT_METRICS)}"
         )
     if not 0.0 < settings.crop_scale <= 1.0:
-        raise ValueError(f"crop scale must be in (0, 1], got {settings.crop_scale}")
+        raise InputError(f"crop scale must be in (0, 1], got {settings.crop_scale}")
+    if not 0.0 <= settings.head_warmup_fraction < 1.0:
+        raise InputError(f"head warm-up fraction must be in [0, 1), got {settings.head_warmup_fraction}")
+    if settings.val_split not in VAL_SPLITS:
+        raise InputError(
+            f"unknown validation split {settings.val_split!r}; choose one of: {', '.join(VAL_SPLITS)}"
+        )
     if settings.embedding_dim is not None and settings.embedding_dim < 2:
-        raise ValueError(f"embedding dim must be at least 2 (or none), got {settings.embedding_dim}")
+        raise InputError(f"embedding dim must be at least 2 (or none), got {settings.embedding_dim}")
 
 
 def model_config(settings: TrainSettings) -> ModelConfig:
@@ -161,13 +193,29 @@ def load_data(settings: TrainSettings) -> _Data:
         val = scan_labelled_folder(settings.val_folder)
         notes.append(f"{settings.val_folder}: {val.summary()}")
         if len(val.classes) < 2:
-            raise ValueError(f"the validation folder needs at least 2 classes, found {len(val.classes)}")
+            raise InputError(f"the validation folder needs at least 2 classes, found {len(val.classes)}")
         if len(scanned.classes) < 2:
-            raise ValueError(f"training needs at least 2 classes, found {len(scanned.classes)}")
+            raise InputError(f"training needs at least 2 classes, found {len(scanned.classes)}")
         return _Data(scanned, val, notes)
-    train, val = split_by_class(scanned, settings.train_class_fraction, settings.seed)
-    notes.append(f"training on {len(train.classes)} classes, validating on {len(val.classes)} unseen classes")
-    return _Data(train, val, notes)
+    if settings.val_split == "classes":
+        train, val = split_by_class(scanned, settings.train_class_fraction, settings.seed)
+        notes.append(
+            f"training on {len(train.classes)} classes, validating on {len(val.classes)} unseen classes"
+        )
+        return _Data(train, val, notes)
+    split = split_by_images(scanned, settings.val_fraction, settings.seed)
+    validated = len(scanned.classes) - len(split.train_only)
+    notes.append(
+        f"training on {len(split.train)} images of all {len(scanned.classes)} classes, validating on "
+        f"{len(split.val)} other images of {validated} of them"
+    )
+    if split.train_only:
+        notes.append(
+            f"{len(split.train_only)} classes have fewer than {VAL_MIN_IMAGES + TRAIN_MIN_IMAGES} images, "
+            "too few to hold some out, so they train "
+            f"but are not validated: {', '.join(split.train_only)}"
+        )
+    return _Data(split.train, split.val, notes)
 
 
 def default_workers(device: torch.device) -> int:
@@ -241,7 +289,7 @@ class _Run:
             settings.loss, num_classes=len(self.data.train.classes) if settings.class_beta else None
         )
         self.miner = make_miner(settings.sampling)
-        resume_state = self._load_resume_state() if settings.resume else None
+        resume_state = self._load_resume_state(settings.resume) if settings.resume else None
         self._build(resume_state)
         start_epoch = (
             self._restore(resume_state) if resume_state is not None else self._start_from_pretrained()
@@ -270,6 +318,7 @@ class _Run:
             cancelled=cancelled,
             skipped_steps=self.skipped_steps,
             seconds=time.perf_counter() - started,
+            data=self._data_info(),
         )
 
     def _build(self, resume_state: dict[str, Any] | None) -> None:
@@ -306,15 +355,19 @@ class _Run:
         )
         self.steps_per_epoch = len(self.sampler)
         total = self.steps_per_epoch * settings.epochs
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, warmup_cosine(total, round(total * settings.warmup_fraction))
+        schedules = group_schedules(
+            self.optimizer.param_groups,
+            total,
+            round(total * settings.warmup_fraction),
+            round(total * settings.head_warmup_fraction),
         )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedules)
 
     def _classes_per_batch(self) -> int:
         """P, lowered when there are fewer training classes than a global batch needs."""
         available = len(self.data.train.classes) // self.context.world_size
         if available < 1:
-            raise ValueError(
+            raise InputError(
                 f"{len(self.data.train.classes)} training classes cannot fill batches on "
                 f"{self.context.world_size} processes"
             )
@@ -355,8 +408,8 @@ class _Run:
         )
         init_head_from_pca(self.model, features, seed=self.settings.seed)
 
-    def _load_resume_state(self) -> dict[str, Any]:
-        path = Path(self.settings.resume)
+    def _load_resume_state(self, resume: str) -> dict[str, Any]:
+        path = Path(resume)
         if not path.name.endswith(".state.safetensors") and state_path_for(path).is_file():
             path = state_path_for(path)
         state = load_train_state(path)
@@ -367,7 +420,7 @@ class _Run:
             if saved.get(name) != getattr(self.settings, name)
         ]
         if different:
-            raise ValueError(f"cannot resume {path} with different settings: {'; '.join(different)}")
+            raise InputError(f"cannot resume {path} with different settings: {'; '.join(different)}")
         return state
 
     def _restore(self, state: dict[str, Any]) -> int:
@@ -512,6 +565,8 @@ class _Run:
         vectors, labels = embed_images(
             model or self.model, self.data.val, self.device, self.settings.eval_batch_size, self.workers
         )
+        if not torch.isfinite(vectors).all():  # a diverged network scores nothing, so it is never kept
+            return dict.fromkeys(("recall@1", "recall@2", "recall@4", "recall@8", "map@r"), 0.0)
         return {k: float(v) for k, v in retrieval_metrics(vectors, labels).items()}
 
     def _checkpoint_info(self) -> dict[str, Any]:
@@ -521,17 +576,20 @@ class _Run:
             "metrics": self.best_metrics,
             "best_epoch": self.best_epoch,
             "start_metrics": self.start_metrics,
-            "data": {
-                "train_classes": len(self.data.train.classes),
-                "train_images": len(self.data.train),
-                "val_classes": len(self.data.val.classes),
-                "val_images": len(self.data.val),
-                "world_size": self.context.world_size,
-                "global_batch": self.classes_per_batch
-                * self.settings.images_per_class
-                * self.context.world_size,
-                "notes": self.data.notes,
-            },
+            "data": self._data_info(),
+        }
+
+    def _data_info(self) -> dict[str, Any]:
+        """What the run trained and validated on (classes count those with images in the set)."""
+        return {
+            "train_classes": len(set(self.data.train.labels)),
+            "train_images": len(self.data.train),
+            "val_classes": len(set(self.data.val.labels)),
+            "val_images": len(self.data.val),
+            "val_split": "folder" if self.settings.val_folder else self.settings.val_split,
+            "world_size": self.context.world_size,
+            "global_batch": self.classes_per_batch * self.settings.images_per_class * self.context.world_size,
+            "notes": self.data.notes,
         }
 
     def _save_state(self, epoch: int) -> None:
@@ -556,6 +614,10 @@ class _Run:
                 "skipped_steps": self.skipped_steps,
             },
         )
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _mean(values: list[float]) -> float | None:

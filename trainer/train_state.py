@@ -16,8 +16,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .atomicio import atomic_target
-from .errors import CheckpointError
+from foundation.atomicio import atomic_target
+from foundation.errors import CheckpointError
 
 STATE_KEY = "lookalike_train_state"
 STATE_VERSION = 1

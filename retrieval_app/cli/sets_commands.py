@@ -8,6 +8,7 @@ import os
 import sys
 from collections import Counter
 
+from foundation.errors import InputError
 from retrieval_app.core.export import (
     EXPORT_MODES,
     MANIFEST_FORMATS,
@@ -21,6 +22,8 @@ from retrieval_app.core.library import DEFAULT_K, Library
 from retrieval_app.core.metrics import METRICS
 from retrieval_app.core.progress import Cancelled, CancelToken
 
+from .cleanup_commands import add_keep_options, policy_from, print_sets, reviewed_sets, sets_payload
+from .display import shown
 from .library_commands import cancel_on_interrupt, open_library
 from .progress_bar import TqdmProgress
 
@@ -29,11 +32,11 @@ INTERRUPTED = 130
 
 def _check_group_options(max_distance: float | None, min_size: int, neighbours: int) -> None:
     if max_distance is not None and not max_distance >= 0:
-        raise ValueError(f"--max-distance must be a number >= 0, not {max_distance}")
+        raise InputError(f"--max-distance must be a number >= 0, not {max_distance}")
     if min_size < 2:
-        raise ValueError(f"--min-size must be at least 2, not {min_size}")
+        raise InputError(f"--min-size must be at least 2, not {min_size}")
     if neighbours < 1:
-        raise ValueError(f"--neighbours must be at least 1, not {neighbours}")
+        raise InputError(f"--neighbours must be at least 1, not {neighbours}")
 
 
 def _groups(library: Library, args: argparse.Namespace, bar: TqdmProgress, token: CancelToken) -> list[Group]:
@@ -48,43 +51,22 @@ def _groups(library: Library, args: argparse.Namespace, bar: TqdmProgress, token
     )
 
 
-def groups_payload(metric: str, max_distance: float, groups: list[Group]) -> dict:
-    """The `groups --json` document."""
-    return {
-        "metric": metric,
-        "max_distance": max_distance,
-        "groups": [
-            {
-                "id": group.id,
-                "members": [
-                    {"path": m.path, "distance_to_representative": m.distance} for m in group.members
-                ],
-            }
-            for group in groups
-        ],
-    }
-
-
 def cmd_groups(args: argparse.Namespace) -> int:
     _check_group_options(args.max_distance, args.min_size, args.neighbours)
+    policy_from(args)  # a bad --keep is one line before any work
     bar = TqdmProgress(enabled=not args.quiet)
     with open_library(args) as library, cancel_on_interrupt() as token:
         try:
-            groups = _groups(library, args, bar, token)
+            sets = reviewed_sets(library, args, bar, token)
         except Cancelled:
             bar.close()
             print("stopped; no groups shown", file=sys.stderr)
             return INTERRUPTED
         bar.close()
     if args.json:
-        print(json.dumps(groups_payload(args.metric, args.max_distance, groups)))
-        return 0
-    for group in groups:
-        print(f"group {group.id}: {len(group)} images")
-        for i, member in enumerate(group.members):
-            print(f"  {'*' if i == 0 else ' '} {member.distance:8.4f}  {member.path}")
-    images = sum(len(g) for g in groups)
-    print(f"{len(groups)} groups, {images} images (* = representative)", file=sys.stderr)
+        print(json.dumps(sets_payload(args.metric, args.max_distance, sets)))
+    else:
+        print_sets(sets)
     return 0
 
 
@@ -97,14 +79,14 @@ def _summary(report: ExportReport) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.query is not None and not os.path.isfile(args.query):
-        raise ValueError(f"query image not found: {args.query}")
+        raise InputError(f"query image not found: {args.query}")
     if args.k < 1:
-        raise ValueError(f"-k must be at least 1, not {args.k}")
+        raise InputError(f"-k must be at least 1, not {args.k}")
     if args.groups and args.max_distance is None:
         args.max_distance = DEFAULT_MAX_DISTANCE
     _check_group_options(args.max_distance, args.min_size, args.neighbours)
     if os.path.exists(args.destination) and not os.path.isdir(args.destination):
-        raise ValueError(f"the destination is not a folder: {args.destination}")
+        raise InputError(f"the destination is not a folder: {args.destination}")
     bar = TqdmProgress(enabled=not args.quiet)
     with open_library(args) as library, cancel_on_interrupt() as token:
         if args.groups:
@@ -130,9 +112,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         bar.close()
     print(_summary(report), file=sys.stderr)
     for path, reason in report.failed:
-        print(f"  failed: {path}: {reason}", file=sys.stderr)
+        print(f"  failed: {shown(path)}: {reason}", file=sys.stderr)
     for manifest in report.manifests:
-        print(f"manifest: {manifest}", file=sys.stderr)
+        print(f"manifest: {shown(manifest)}", file=sys.stderr)
     if report.cancelled:
         return INTERRUPTED
     return 1 if report.failed else 0
@@ -159,6 +141,7 @@ def _add_group_options(parser: argparse.ArgumentParser, max_distance_default: fl
 def register(subparsers: argparse._SubParsersAction) -> None:
     groups = subparsers.add_parser("groups", help="sets of mutually similar images across the library")
     _add_group_options(groups, DEFAULT_MAX_DISTANCE)
+    add_keep_options(groups)
     groups.add_argument("--json", action="store_true", help="machine-readable output")
     groups.set_defaults(handler=cmd_groups)
 

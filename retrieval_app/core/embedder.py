@@ -7,6 +7,7 @@ they do not oversubscribe a small machine.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -19,15 +20,25 @@ from PIL import Image
 from torch import nn
 from torch.fx.experimental.optimization import fuse
 
+from foundation.devices import resolve_device
+from foundation.errors import UserError
+from foundation.images import ImageLoadError, load_image
+from foundation.pixels import to_rgb
 from trainer.checkpoint import load_model, model_fingerprint
 from trainer.model import EmbeddingNet
-from trainer.pixels import to_rgb
 from trainer.transforms import eval_transform
 
-from .images import ImageLoadError, load_image
 from .progress import CancelToken
 
 DEFAULT_BATCH_SIZE = 16  # as fast as 32 on a CPU, ~200 MB less peak memory (PERFORMANCE.md)
+PROBE_IMAGES = 4  # distinct synthetic images every model must tell apart before it is used
+PROBE_SIZE = 64  # pixels: the networks pool globally, and at 64 px the probe costs ~0.1 s, not ~1 s
+COLLAPSE_DISTANCE = 1e-3  # on the unit sphere (0 ... 2): probes all closer than this = one point
+NOT_FINITE = "the model gave a vector with NaN or infinite values"
+
+
+class ModelOutputError(UserError, ValueError):
+    """The model yields vectors no search can use (NaN or infinite values, or one point for all)."""
 
 
 @dataclass
@@ -39,17 +50,6 @@ class EmbeddedBatch:
 
     def __len__(self) -> int:
         return len(self.vectors) + len(self.failures)
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    """`auto` prefers CUDA, then Apple's MPS, then the CPU."""
-    if requested != "auto":
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def configure_threads(decode_workers: int | None = None) -> int:
@@ -89,7 +89,7 @@ class Embedder:
         decode_workers: int | None = None,
     ) -> None:
         self.spec = spec
-        self.device = pick_device(device)
+        self.device = resolve_device(device)
         self.batch_size = batch_size
         self.workers = configure_threads(decode_workers)
         network = load_model(spec, image_size=image_size)
@@ -99,6 +99,21 @@ class Embedder:
         if self.device.type == "cpu":
             self.model = self.model.to(memory_format=torch.channels_last)
         self._transform = eval_transform(self.config)
+        self._check_outputs()
+
+    def _check_outputs(self) -> None:
+        """Refuse a model whose vectors are not finite (NaN weights) or do not tell images apart."""
+        small = eval_transform(dataclasses.replace(self.config, image_size=PROBE_SIZE))
+        probes = torch.stack([small(image) for image in probe_images(PROBE_SIZE)])
+        vectors = self.embed_tensors(probes).astype(np.float64)
+        if not np.isfinite(vectors).all():
+            raise ModelOutputError(f"{NOT_FINITE} (are its weights NaN?); it cannot be used")
+        spread = np.sqrt(((vectors[:, None, :] - vectors[None, :, :]) ** 2).sum(axis=2)).max()
+        if spread < COLLAPSE_DISTANCE:
+            raise ModelOutputError(
+                f"the model gives {PROBE_IMAGES} clearly different images the same vector "
+                f"(all within {spread:.2g}); it cannot tell images apart"
+            )
 
     @property
     def dim(self) -> int:
@@ -123,11 +138,11 @@ class Embedder:
 
     def embed_image(self, image: Image.Image) -> np.ndarray:
         """One vector for an already decoded image (a pasted query)."""
-        return self.embed_tensors(self.preprocess(to_rgb(image)).unsqueeze(0))[0]
+        return _finite(self.embed_tensors(self.preprocess(to_rgb(image)).unsqueeze(0))[0])
 
     def embed_file(self, path: str) -> np.ndarray:
         """One vector for one file; raises ImageLoadError with a reason."""
-        return self.embed_tensors(self.load_tensor(path).unsqueeze(0))[0]
+        return _finite(self.embed_tensors(self.load_tensor(path).unsqueeze(0))[0])
 
     def embed_files(
         self, items: Iterable[tuple[int, str]], cancel: CancelToken | None = None
@@ -170,5 +185,32 @@ class Embedder:
         vectors: dict[int, np.ndarray] = {}
         if tensors:
             matrix = self.embed_tensors(torch.stack(tensors))
-            vectors = dict(zip(ids, matrix, strict=True))
+            for file_id, vector in zip(ids, matrix, strict=True):
+                if np.isfinite(vector).all():
+                    vectors[file_id] = vector
+                else:  # never stored: one NaN would make every distance to it NaN
+                    failures[file_id] = NOT_FINITE
         return EmbeddedBatch(vectors, failures)
+
+
+def _finite(vector: np.ndarray) -> np.ndarray:
+    if not np.isfinite(vector).all():
+        raise ModelOutputError(NOT_FINITE)
+    return vector
+
+
+def probe_images(size: int) -> list[Image.Image]:
+    """`PROBE_IMAGES` deterministic RGB images that any useful model maps to different vectors:
+    a horizontal and a vertical colour ramp, a checkerboard and seeded noise."""
+    ramp = np.linspace(0, 255, size, dtype=np.float32)
+    x = np.broadcast_to(ramp[None, :], (size, size))
+    y = x.T
+    checks = ((np.indices((size, size)) // max(1, size // 8)).sum(axis=0) % 2) * 255.0
+    noise = np.random.default_rng(0).uniform(0, 255, (size, size, 3))
+    planes = [
+        np.stack([x, 255 - x, np.full_like(x, 64)], axis=2),
+        np.stack([np.full_like(y, 200), y, 255 - y], axis=2),
+        np.repeat(checks[:, :, None], 3, axis=2),
+        noise,
+    ]
+    return [Image.fromarray(plane.astype(np.uint8), "RGB") for plane in planes]

@@ -1,15 +1,20 @@
 """Copy or link chosen images into a destination folder, with a manifest; originals are only read.
 
 Safety rules, each enforced here rather than left to callers:
-- nothing is ever replaced: every file is created exclusively (O_EXCL, or link/symlink, which
-  refuse an existing name), and a taken name becomes `name (2).jpg`, `name (3).jpg`, ...;
+- nothing is ever replaced: every name is taken by link/symlink, which refuse an existing name,
+  and a taken name becomes `name (2).jpg`, `name (3).jpg`, ...;
+- nothing half-written appears under a final name: copies and manifests are written to a hidden
+  temporary file (`.lookalike-export-*.partial`) in the same folder, synced, then hard-linked
+  under their name; a killed export leaves at most such a temporary file behind;
 - nothing is written outside the destination: names inside it must be relative without `..`,
   and every folder written into must resolve (real path) inside the destination, so a symlink
   there that leads outside is refused (ExportError) before anything goes through it;
 - originals are opened for reading only, never moved, renamed or deleted.
 
 Manifest columns: `path` (the original file), `exported` (the new file, relative to the
-destination), `group`, `query`, `rank`, `distance`, `mode` (copy, symlink or hardlink).
+destination), `group`, `query`, `rank`, `distance`, `mode` (copy, symlink or hardlink). Names that
+are not UTF-8 (any bytes are a file name on Linux) are kept losslessly: as their raw bytes in the
+CSV (surrogate escapes), as `\\udcXX` escapes in the JSON.
 """
 
 from __future__ import annotations
@@ -19,10 +24,15 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
+
+from foundation.errors import UserError
+from foundation.files import open_regular
 
 from .progress import CancelToken, ProgressCallback, ProgressMeter
 
@@ -35,9 +45,11 @@ MANIFEST_FORMATS = ("csv", "json")
 MANIFEST_FIELDS = ("path", "exported", "group", "query", "rank", "distance", "mode")
 MAX_NAME_ATTEMPTS = 10_000
 COPY_CHUNK = 1 << 20
+PARTIAL_PREFIX, PARTIAL_SUFFIX = ".lookalike-export-", ".partial"
+MANIFEST_MODE = 0o644
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """The export cannot be done as asked (bad destination or a name leading outside it)."""
 
 
@@ -132,7 +144,13 @@ def export_files(
             report.exported.append(ExportedFile(item, target.relative_to(root).as_posix(), used))
         meter.advance()
     for kind in dict.fromkeys(manifests):
-        report.manifests.append(str(_write_manifest(root, kind, report.exported)))
+        try:
+            report.manifests.append(str(_write_manifest(root, kind, report.exported)))
+        except OSError as exc:
+            raise ExportError(
+                f"exported {len(report.exported)} files to {root} but could not write "
+                f"manifest.{kind}: {exc.strerror or exc}"
+            ) from None
     return report
 
 
@@ -144,7 +162,13 @@ def _prepare_destination(destination: str | os.PathLike) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot create the destination {folder}: {exc.strerror or exc}") from None
-    return Path(os.path.realpath(folder))
+    root = Path(os.path.realpath(folder))
+    try:  # a read-only or full destination is said once, before anything is tried
+        with _staged(root, lambda handle: None):
+            pass
+    except OSError as exc:
+        raise ExportError(f"cannot write into the destination {root}: {exc.strerror or exc}") from None
+    return root
 
 
 def _relative_target(item: ExportItem, roots: Sequence[str] | None, numbered: bool, width: int) -> PurePath:
@@ -227,42 +251,65 @@ def _place(source: str, directory: Path, name: str, mode: str) -> tuple[Path, st
     """Create the export of `source` under the first free variant of `name`; returns (path, mode used)."""
     if not os.path.isfile(source):
         raise FileNotFoundError(2, "the original is gone or not a file", source)
+    if mode == "link":
+        try:
+            return _first_free(directory, name, lambda target: os.link(source, target)), "hardlink"
+        except ExportError:
+            raise
+        except (OSError, AttributeError, NotImplementedError):  # another drive, or no hard links here
+            mode = "symlink"
+    if mode == "symlink":
+        real = os.path.realpath(source)
+        return _first_free(directory, name, lambda target: os.symlink(real, target)), "symlink"
+    with (
+        open_regular(source) as original,  # never waits on a pipe put in the photo's place
+        _staged(directory, lambda handle: shutil.copyfileobj(original, handle, COPY_CHUNK)) as staged,
+    ):
+        shutil.copystat(source, staged)
+        return _first_free(directory, name, lambda target: _publish(staged, target)), "copy"
+
+
+def _first_free(directory: Path, name: str, create: Callable[[Path], None]) -> Path:
+    """Call `create` on `name`, then `name (2)`, ... until one is free (FileExistsError means taken)."""
     for candidate in _candidate_names(name):
         target = directory / candidate
         try:
-            return target, _create(source, target, mode)
+            create(target)
         except FileExistsError:
             continue
+        return target
     raise ExportError(f"no free name for {name} in {directory}")
 
 
-def _create(source: str, target: Path, mode: str) -> str:
-    """Create `target` exclusively (FileExistsError when the name is taken)."""
-    if mode == "link":
-        try:
-            os.link(source, target)
-            return "hardlink"
-        except FileExistsError:
-            raise
-        except (OSError, AttributeError, NotImplementedError):
-            mode = "symlink"
-    if mode == "symlink":
-        os.symlink(os.path.realpath(source), target)
-        return "symlink"
-    _copy_exclusive(source, target)
-    return "copy"
+@contextmanager
+def _staged(directory: Path, write: Callable[[BinaryIO], object]) -> Iterator[Path]:
+    """A hidden temporary file in `directory` holding what `write` wrote, synced; removed on exit
+    (its content lives on under the names `_publish` gave it)."""
+    fd, name = tempfile.mkstemp(dir=directory, prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX)
+    staged = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        yield staged
+    finally:
+        staged.unlink(missing_ok=True)
 
 
-def _copy_exclusive(source: str, target: Path) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
-    with open(source, "rb") as original:
-        fd = os.open(target, flags, 0o666)
+def _publish(staged: Path, target: Path) -> None:
+    """Give the finished file `staged` the name `target`, never replacing a file there
+    (FileExistsError when the name is taken)."""
+    try:
+        os.link(staged, target)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system (FAT, some shares): take the name, then fill it
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
         try:
-            with os.fdopen(fd, "wb") as copy:
-                shutil.copyfileobj(original, copy, COPY_CHUNK)
-            shutil.copystat(source, target)
-        except BaseException:
-            target.unlink(missing_ok=True)
+            os.replace(staged, target)
+        except OSError:
+            target.unlink(missing_ok=True)  # the empty file is ours: no name is left holding nothing
             raise
 
 
@@ -290,14 +337,7 @@ def _write_manifest(root: Path, kind: str, exported: Sequence[ExportedFile]) -> 
         writer = csv.DictWriter(text, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        data = text.getvalue().encode()
-    for candidate in _candidate_names(f"manifest.{kind}"):
-        target = root / candidate
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        return target
-    raise ExportError(f"no free name for the manifest in {root}")
+        data = text.getvalue().encode("utf-8", "surrogateescape")  # a name's own bytes, whatever they are
+    with _staged(root, lambda handle: handle.write(data)) as staged:
+        os.chmod(staged, MANIFEST_MODE)
+        return _first_free(root, f"manifest.{kind}", lambda target: _publish(staged, target))

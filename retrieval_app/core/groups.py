@@ -22,7 +22,7 @@ by distance to it, and groups come largest first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,7 +32,10 @@ from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist, squareform
 
+from foundation.errors import InputError
+
 from .progress import CancelToken, ProgressCallback, ProgressMeter
+from .turned_copies import aligned_vectors
 from .vector_index import VectorIndex
 
 if TYPE_CHECKING:
@@ -78,19 +81,25 @@ def find_groups(
     k: int = DEFAULT_NEIGHBOURS,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    apart: Collection[tuple[int, int]] = (),
+    flips: bool = True,
 ) -> list[Group]:
     """Groups of at least `min_size` library images, all pairs within `max_distance` under `metric`.
+    With `flips`, rotated and mirrored copies join their originals' groups (see `turned_copies`).
 
-    Distances are in the units `Library.search` reports for the same metric. Raises `Cancelled`
+    Distances are in the units `Library.search` reports for the same metric; no two ids of a
+    pair in `apart` (a person's "not similar" decisions) share a group. Raises `Cancelled`
     when `cancel` is set.
     """
     index, space = library.index_for(metric)
-    ids, vectors = library.catalogue.vectors()
+    ids, vectors = index.live_vectors(index.ids())  # already in the metric's space
     if len(ids) == 0:
         return []
+    if flips:
+        vectors = aligned_vectors(library, ids, vectors, space, progress, cancel)
     groups = group_vectors(
         ids,
-        space.apply(vectors),
+        vectors,
         index,
         max_distance,
         min_size=min_size,
@@ -99,6 +108,8 @@ def find_groups(
         progress=progress,
         cancel=cancel,
     )
+    if apart:
+        groups = split_apart(groups, apart, ids, vectors, space.report, min_size)
     paths = library.catalogue.paths_for(m.id for g in groups for m in g.members)
     return _attach_paths(groups, paths, min_size)
 
@@ -157,11 +168,11 @@ def _check_arguments(
     ids: np.ndarray, vectors: np.ndarray, max_distance: float, min_size: int, k: int
 ) -> None:
     if not np.isfinite(max_distance) or max_distance < 0:
-        raise ValueError(f"the maximum distance must be a number >= 0, not {max_distance}")
+        raise InputError(f"the maximum distance must be a number >= 0, not {max_distance}")
     if min_size < 2:
-        raise ValueError(f"a group needs at least 2 images (min size {min_size})")
+        raise InputError(f"a group needs at least 2 images (min size {min_size})")
     if k < 1:
-        raise ValueError("k (neighbours per image) must be at least 1")
+        raise InputError("k (neighbours per image) must be at least 1")
     if vectors.ndim != 2 or len(vectors) != len(ids):
         raise ValueError(f"expected one vector per id, got {len(ids)} ids and shape {vectors.shape}")
     if len(np.unique(ids)) != len(ids):
@@ -280,6 +291,39 @@ def _carve(
         free[cluster] = False
         clusters.append(cluster)
     return clusters
+
+
+def split_apart(
+    groups: Sequence[Group],
+    apart: Collection[tuple[int, int]],
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    report: DistanceReport | None = None,
+    min_size: int = 2,
+) -> list[Group]:
+    """Split groups so that no pair of ids in `apart` shares one (members in order, each joining
+    the first part it may); parts keep complete linkage, being subsets, and are re-centred.
+    `ids` and `vectors` are those the groups were found in."""
+    report = report or _euclidean
+    order = np.argsort(ids, kind="stable")
+    ids, vectors = ids[order], vectors[order]
+    banned = {(min(a, b), max(a, b)) for a, b in apart}
+    split: list[Group] = []
+    for group in groups:
+        parts: list[list[int]] = []
+        for member in group.members:
+            home = next(
+                (p for p in parts if all((min(member.id, o), max(member.id, o)) not in banned for o in p)),
+                None,
+            )
+            if home is None:
+                parts.append([member.id])
+            else:
+                home.append(member.id)
+        for part in parts:
+            if len(part) >= min_size:
+                split.append(_make_group(np.searchsorted(ids, part), ids, vectors, report))
+    return _numbered(split)
 
 
 def _make_group(rows: np.ndarray, ids: np.ndarray, vectors: np.ndarray, report: DistanceReport) -> Group:

@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,15 +19,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from trainer.atomicio import atomic_target, atomic_write_bytes
-from trainer.errors import CheckpointError, WeightsUnavailableError
+from foundation.atomicio import atomic_target, atomic_write_bytes
+from foundation.errors import CheckpointError, UserError, WeightsUnavailableError
+from foundation.files import open_regular
+from foundation.imagetypes import extra_now_installed
+from trainer.linear_metric import MetricFileError, load_metric
 from trainer.options import DEFAULT_BACKBONE, is_checkpoint_spec
 
 from . import catalogue as cat
 from .catalogue import Catalogue
 from .ef_tuning import needs_tuning, tune_ef
 from .lock import LibraryBusyError, LibraryLock
+from .metric_learning import held_out_info, now_iso
 from .metrics import (
+    DESCRIPTIONS,
+    METRICS,
     MetricError,
     MetricSpace,
     check_metric_name,
@@ -36,19 +43,24 @@ from .metrics import (
 )
 from .progress import Cancelled, CancelToken, ProgressCallback, ProgressMeter
 from .scanner import FileEntry, fingerprint, scan_folder
-from .vector_index import ExactIndex, HnswIndex, VectorIndex, load_index
+from .vector_index import CorruptIndexError, ExactIndex, HnswIndex, VectorIndex, load_index
 
 if TYPE_CHECKING:
     from .embedder import Embedder
 
 EXACT_LIMIT = 2000
 SAVE_EVERY_SECONDS = 30.0
-MAHALANOBIS_REFIT_GROWTH = 2.0
+MAHALANOBIS_FILE = "mahalanobis-transform.npz"
+MAHALANOBIS_FIT_SAMPLE = 20_000  # vectors the whitening is fitted on, at most
 DEFAULT_K = 12
 
 
-class LibraryError(RuntimeError):
+class LibraryError(UserError, RuntimeError):
     """Something about the library or a request to it is wrong; the message says what."""
+
+
+class CatalogueLostError(LibraryError):
+    """The catalogue is gone or empty while the library's other files show it held images."""
 
 
 @dataclass(frozen=True)
@@ -109,16 +121,34 @@ class IndexReport:
 
 @dataclass
 class CheckReport:
-    """Drift found between the catalogue and the indexes (and whether it was repaired)."""
+    """Drift found between the catalogue, its vectors and the indexes (and whether it was repaired)."""
 
     missing_from_index: dict[str, int] = field(default_factory=dict)
     extra_in_index: dict[str, int] = field(default_factory=dict)
     vanished_files: int = 0
     repaired: bool = False
+    indexed: int = 0  # vectors in the catalogue
+    lost: list[str] = field(default_factory=list)  # indexes whose files are gone
+    damaged: dict[str, str] = field(default_factory=dict)  # unusable index files, and why
+    foreign_vectors: int = 0  # vectors not made by the library's model
+    vector_dims: list[int] = field(default_factory=list)  # more than one: mixed models
+    to_embed: int = 0  # files waiting for `index` after a repair
+
+    @property
+    def empty(self) -> bool:
+        """Nothing was ever indexed (as opposed to indexes that were lost)."""
+        return self.indexed == 0 and not self.lost and not self.damaged
 
     @property
     def consistent(self) -> bool:
-        return not any(self.missing_from_index.values()) and not any(self.extra_in_index.values())
+        return (
+            not any(self.missing_from_index.values())
+            and not any(self.extra_in_index.values())
+            and not self.lost
+            and not self.damaged
+            and not self.foreign_vectors
+            and len(self.vector_dims) <= 1
+        )
 
 
 def default_library_dir() -> Path:
@@ -144,6 +174,8 @@ class Library:
         self._indexes: dict[str, tuple[VectorIndex, MetricSpace]] = {}
         self._dirty: set[str] = set()
         self._writer = LibraryLock(root)
+        self._embedder_key: tuple[str, int | None] | None = None  # (spec, image size) it was made for
+        self.created = False  # whether `open` made a new library
 
     # -- opening and model ---------------------------------------------------------------
     @classmethod
@@ -154,27 +186,44 @@ class Library:
         image_size: int | None = None,
         device: str = "auto",
     ) -> Library:
-        """Open or create a library; `model` (a backbone name or checkpoint) switches its model."""
+        """Open or create a library (`created` says which); `model` (a backbone name or
+        checkpoint) switches its model, which only the process allowed to write may do.
+
+        A catalogue that is missing or empty while the library's other files show it held
+        images is refused (CatalogueLostError), never silently replaced by an empty one.
+        """
         root = Path(root) if root is not None else default_library_dir()
+        database = root / "catalogue.sqlite"
+        _refuse_lost_catalogue(database)
+        created = not database.exists() or database.stat().st_size == 0
         root.mkdir(parents=True, exist_ok=True)
         (root / "indexes").mkdir(exist_ok=True)
         try:
-            catalogue = Catalogue(str(root / "catalogue.sqlite"))
+            catalogue = Catalogue(str(database))
         except cat.LibraryVersionError as exc:
             raise LibraryError(str(exc)) from None
         library = cls(root, catalogue, device)
-        model = absolute_spec(model) if model is not None else None
-        if catalogue.get_meta("model_spec") is None:
-            catalogue.set_meta("model_spec", model or DEFAULT_BACKBONE)
-            if image_size:
-                catalogue.set_meta("image_size", str(image_size))
-        elif model is not None or image_size is not None:
-            library.set_model(model or library.model_spec, image_size)
+        library.created = created
+        try:
+            model = absolute_spec(model) if model is not None else None
+            if catalogue.get_meta("model_spec") is None:
+                catalogue.set_meta("model_spec", model or DEFAULT_BACKBONE)
+                if image_size:
+                    catalogue.set_meta("image_size", str(image_size))
+            elif model is not None or image_size is not None:
+                library.set_model(model or library.model_spec, image_size)
+        except BaseException:
+            catalogue.close()
+            raise
         return library
 
     def close(self) -> None:
-        self.save_indexes()
-        self.catalogue.close()
+        """Save changed indexes and close the catalogue, which is closed even when saving fails
+        (a full disk): its committed rows are already safe, and the indexes are caches."""
+        try:
+            self.save_indexes()
+        finally:
+            self.catalogue.close()
 
     def __enter__(self) -> Library:
         return self
@@ -193,13 +242,17 @@ class Library:
 
     @property
     def embedder(self) -> Embedder:
-        """The model, loaded on first use (importing and loading it takes a moment)."""
+        """The library's model, loaded on first use (importing and loading it takes a moment)
+        and loaded again when another process has switched the library to another model."""
         with self._lock:
-            if self._embedder is None:
-                self._embedder = self._load_embedder(self.model_spec, self.image_size)
-                stored = self.catalogue.get_meta("model_fingerprint")
-                if stored != self._embedder.fingerprint:
-                    self._forget_vectors(self._embedder.fingerprint)
+            key = (self.model_spec, self.image_size)
+            if self._embedder is None or self._embedder_key != key:
+                self._embedder, self._embedder_key = self._load_embedder(*key), key
+                self._spaces.clear()  # made for the vectors of the model loaded before, if any
+                self._indexes.clear()
+                self._dirty.clear()
+            if self.catalogue.get_meta("model_fingerprint") != self._embedder.fingerprint:
+                self._forget_vectors(self._embedder.fingerprint)
             return self._embedder
 
     def _load_embedder(self, spec: str, image_size: int | None) -> Embedder:
@@ -211,26 +264,36 @@ class Library:
             raise LibraryError(f"cannot load model {spec!r}: {exc}") from None
 
     def set_model(self, spec: str, image_size: int | None = None) -> bool:
-        """Use another model; returns True when the library must re-embed (run `index`)."""
+        """Use another model; returns True when the library must re-embed (run `index`).
+
+        Only the writer may switch: while another process indexes, LibraryBusyError is raised
+        before anything is changed (that process would otherwise store the old model's vectors).
+        """
         spec = absolute_spec(spec)
-        embedder = self._load_embedder(spec, image_size)
-        with self._lock:
-            self._embedder = embedder
-            self.catalogue.set_meta("model_spec", spec)
-            self.catalogue.set_meta("image_size", str(image_size or ""))
-            if self.catalogue.get_meta("model_fingerprint") == embedder.fingerprint:
-                return False
-            self._forget_vectors(embedder.fingerprint)
-            return True
+        with self._writer:
+            embedder = self._load_embedder(spec, image_size)
+            with self._lock:
+                self._embedder, self._embedder_key = embedder, (spec, image_size or None)
+                self.catalogue.set_meta("model_spec", spec)
+                self.catalogue.set_meta("image_size", str(image_size or ""))
+                self._spaces.clear()
+                self._indexes.clear()
+                self._dirty.clear()
+                if self.catalogue.get_meta("model_fingerprint") == embedder.fingerprint:
+                    return False
+                self._forget_vectors(embedder.fingerprint)
+                return True
 
     def _forget_vectors(self, fingerprint_: str) -> None:
-        self.catalogue.reset_vectors()
-        self.catalogue.set_meta("model_fingerprint", fingerprint_)
-        self._spaces.clear()
-        self._indexes.clear()
-        self._dirty.clear()
-        for stale in (self.root / "indexes").iterdir():
-            stale.unlink(missing_ok=True)
+        """Make `fingerprint_` the library's model: its vectors and model-made skips are reset
+        in one transaction and the indexes (caches of the old vectors) deleted; writer only."""
+        with self._writer, self._lock:
+            self.catalogue.reset_vectors(fingerprint_)
+            self._spaces.clear()
+            self._indexes.clear()
+            self._dirty.clear()
+            for stale in (self.root / "indexes").iterdir():
+                stale.unlink(missing_ok=True)
 
     # -- folders and scanning ------------------------------------------------------------
     def folders(self) -> list[str]:
@@ -255,11 +318,12 @@ class Library:
         folders = self.catalogue.folders()
         present: dict[str, tuple[int, FileEntry]] = {}
         meter = ProgressMeter("scanning", 0, progress)
+        unlisted: list[str] = []  # subfolders that cannot be listed now: their files are kept
         for folder_id, folder in folders.items():
             if not _listable(folder):
                 report.unavailable.append(folder)
                 continue
-            for entry in scan_folder(folder):
+            for entry in scan_folder(folder, unlisted):
                 present.setdefault(entry.path, (folder_id, entry))
                 if len(present) % 500 == 0:
                     meter.done = len(present)
@@ -269,15 +333,18 @@ class Library:
                     return report
         known = self.catalogue.all_files()
         offline = {folder_id for folder_id, folder in folders.items() if folder in report.unavailable}
+        report.unavailable += unlisted
         vanished = {
-            path: row for path, row in known.items() if path not in present and row.folder_id not in offline
+            path: row
+            for path, row in known.items()
+            if path not in present and row.folder_id not in offline and not _below_any(path, unlisted)
         }
         by_fingerprint = {row.fingerprint: row for row in vanished.values() if row.status == cat.INDEXED}
         inserts, moves, deletes = [], [], []
         for path, (folder_id, entry) in present.items():
             row = known.get(path)
             unchanged = row is not None and row.size == entry.size and row.mtime_ns == entry.mtime_ns
-            if unchanged and not _worth_retrying(row, path):
+            if unchanged and row is not None and not _worth_retrying(row, path):
                 if row.folder_id != folder_id:
                     moves.append((row.id, path, folder_id, entry.size, entry.mtime_ns))
                 report.unchanged += 1
@@ -302,6 +369,7 @@ class Library:
             else:
                 report.added += 1
             inserts.append((path, folder_id, entry.size, entry.mtime_ns, digest, status, reason))
+            report.skipped += status == cat.SKIPPED  # known unreadable already: counted with the rest
         deletes += [row.id for row in vanished.values()]
         report.removed = len(vanished)
         self.catalogue.apply_scan(inserts, moves, deletes)
@@ -343,7 +411,7 @@ class Library:
         meter.report()
         last_save = time.monotonic()
         for batch in embedder.embed_files(pending, cancel):
-            stored = self.catalogue.store_results(batch.vectors, batch.failures)
+            stored = self.catalogue.store_results(batch.vectors, batch.failures, embedder.fingerprint)
             self._add_to_indexes({file_id: batch.vectors[file_id] for file_id in stored})
             report.embedded += len(batch.vectors)
             report.skipped += len(batch.failures)
@@ -359,7 +427,7 @@ class Library:
         with self._lock:
             for key, (index, space) in list(self._indexes.items()):
                 if isinstance(index, ExactIndex) and len(index) >= EXACT_LIMIT:
-                    upgraded = self._new_index(len(index))
+                    upgraded = self._new_index(len(index), index.dim)
                     self._reconcile(upgraded, space)
                     self._indexes[key] = (upgraded, space)
                     self._dirty.add(key)
@@ -413,14 +481,52 @@ class Library:
         self._drop_from_indexes(np.asarray(ids, dtype=np.int64))
         return len(ids)
 
+    def forget_files(self, ids: list[int]) -> None:
+        """Drop files that left the library (moved to the trash by a clean-up) from the catalogue
+        and every index at once, without waiting for a scan and without re-embedding anything."""
+        with self._writer:
+            self.catalogue.apply_scan([], [], [int(i) for i in ids])
+            self._drop_from_indexes(np.asarray(ids, dtype=np.int64))
+
+    def restore_files(self, files: list[tuple[str, int, int, str | None, np.ndarray | None, str]]) -> int:
+        """Catalogue files put back from the trash with the vectors they had: (path, size,
+        mtime_ns, fingerprint, vector, model fingerprint). A vector made by another model than
+        the library's now is not reused: that file waits for `index`. Returns the count indexed."""
+        folders = self.catalogue.folders()
+        with self._writer:
+            inserts, vectors = [], {}
+            for path, size, mtime_ns, digest, vector, model in files:
+                folder_id = next((f for f, root in folders.items() if _inside(path, root)), None)
+                if folder_id is None or self.catalogue.file_by_path(path) is not None:
+                    continue
+                inserts.append((path, folder_id, size, mtime_ns, digest, cat.PENDING, None))
+                if vector is not None and model == self._fingerprint():
+                    vectors[path] = vector
+            self.catalogue.apply_scan(inserts, [], [])
+            by_id = {}
+            for path, vector in vectors.items():
+                row = self.catalogue.file_by_path(path)
+                if row is not None:
+                    by_id[row.id] = vector
+            stored = self.catalogue.store_results(by_id, {}, self._fingerprint()) if by_id else []
+            self._add_to_indexes({i: by_id[i] for i in stored})
+        return len(stored)
+
     # -- metrics and indexes -------------------------------------------------------------
     def metric_space(self, metric: str) -> MetricSpace:
-        """The transform for `metric`, fitted (Mahalanobis) or loaded (learned) on first use."""
+        """The transform for `metric`, fitted (Mahalanobis) or loaded (learned) on first use; a
+        fitted one is refitted once the library has grown by half or shrunk by a third since."""
         check_metric_name(metric)
         with self._lock:
-            if metric not in self._spaces:
-                self._spaces[metric] = self._make_space(metric)
-            return self._spaces[metric]
+            space = self._spaces.get(metric)
+            if space is None or (space.fitted_on and space.stale(self._indexed_count(space.index_key))):
+                space = self._spaces[metric] = self._make_space(metric)
+            return space
+
+    def _indexed_count(self, key: str) -> int:
+        """Vectors the library holds: its loaded index's size (kept in step), else the catalogue's."""
+        entry = self._indexes.get(key)
+        return len(entry[0]) if entry is not None else len(self.catalogue.indexed_ids())
 
     def _make_space(self, metric: str) -> MetricSpace:
         if metric in ("euclidean", "cosine"):
@@ -428,37 +534,99 @@ class Library:
         if metric == "learned":
             path = self.catalogue.get_meta("learned_metric")
             if not path:
-                raise MetricError(
-                    "no learned metric yet: run `lookalike train-metric` and `lookalike use-metric`"
-                )
+                raise MetricError("no learned metric in use yet: `lookalike train-metric FOLDER` learns one")
             return learned_space(path, self.embedder.dim, self.embedder.fingerprint)
         return self._mahalanobis_space()
 
     def _mahalanobis_space(self) -> MetricSpace:
-        stored = self.root / "indexes" / "mahalanobis-transform.npz"
-        count = len(self.catalogue.indexed_ids())
+        """The saved whitening while it fits (same model and vector length, the library neither
+        grown by half nor shrunk by a third since), else one refitted from a sample of the
+        catalogue. Only the writer saves a refit; a reader's stays in memory."""
+        stored = self.root / "indexes" / MAHALANOBIS_FILE
+        ids = self.catalogue.indexed_ids()
         if stored.exists():
-            with np.load(stored, allow_pickle=False) as data:
-                fitted_on = int(data["count"])
-                if (
-                    fitted_on * MAHALANOBIS_REFIT_GROWTH >= count
-                    and str(data["model"]) == self._fingerprint()
-                ):
-                    return MetricSpace("mahalanobis", data["transform"].astype(np.float32))
-        _, vectors = self.catalogue.vectors()
-        space = mahalanobis_space(vectors)
-        with atomic_target(stored) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, transform=space.transform, count=np.int64(count), model=self._fingerprint())
+            try:
+                saved, model, _ = _read_transform(stored)
+            except CorruptIndexError:  # refitted below from the catalogue, and saved over it
+                saved, model = None, ""
+            dims = self.catalogue.vector_dims()
+            if (
+                saved is not None
+                and saved.mean is not None
+                and not saved.stale(len(ids))
+                and model == self._fingerprint()
+                and all(saved.mean.shape == (dim,) for dim in dims)
+            ):
+                return saved
+        if len(ids) > MAHALANOBIS_FIT_SAMPLE:
+            ids = np.sort(np.random.default_rng(0).choice(ids, MAHALANOBIS_FIT_SAMPLE, replace=False))
+        chunks = [self.catalogue.vectors(ids[i : i + 4096].tolist())[1] for i in range(0, len(ids), 4096)]
+        vectors = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+        space = mahalanobis_space(vectors, library_size=len(self.catalogue.indexed_ids()))
+        try:
+            with self._writer, atomic_target(stored) as tmp, open(tmp, "wb") as handle:
+                np.savez(
+                    handle,
+                    transform=np.asarray(space.transform, dtype=np.float32),
+                    mean=np.asarray(space.mean, dtype=np.float32),
+                    count=np.int64(space.fitted_on),
+                    model=self._fingerprint(),
+                    fitted_at=now_iso(),
+                )
+        except LibraryBusyError:  # another process is writing this library
+            pass
         return space
 
-    def use_learned_metric(self, path: str | os.PathLike) -> None:
-        """Make a metric file from `lookalike train-metric` the library's `learned` metric."""
+    def use_learned_metric(self, path: str | os.PathLike, force: bool = False) -> None:
+        """Make a metric file from `lookalike train-metric` the library's `learned` metric. A file
+        whose held-out check found it no better than Euclidean is refused unless `force`."""
         path = os.path.abspath(os.fspath(path))
         learned_space(path, self.embedder.dim, self.embedder.fingerprint)
+        held_out = held_out_info(load_metric(path)[1])
+        if held_out is not None and not held_out.better and not force:
+            raise MetricError(f"{held_out.verdict()}; the library keeps its current metric")
         with self._lock:
             self.catalogue.set_meta("learned_metric", path)
             self._spaces.pop("learned", None)
             self._indexes.pop("learned", None)
+
+    def metrics_available(self) -> list[dict]:
+        """Every metric with its one-line description and, for fitted ones, when and on what they
+        were fitted (learned: the held-out before/after): for `status` and the menus."""
+        rows: list[dict] = []
+        for name in METRICS:
+            row: dict = {"name": name, "description": DESCRIPTIONS[name], "available": True}
+            if name == "mahalanobis":
+                row.update(self._mahalanobis_summary())
+            elif name == "learned":
+                row.update(self._learned_summary())
+            rows.append(row)
+        return rows
+
+    def _mahalanobis_summary(self) -> dict:
+        stored = self.root / "indexes" / MAHALANOBIS_FILE
+        try:
+            saved, _, fitted_at = _read_transform(stored) if stored.exists() else (None, "", "")
+        except CorruptIndexError:
+            saved, fitted_at = None, ""
+        if saved is None:
+            return {"note": "fitted on the library's photos when first used"}
+        return {"fitted_at": fitted_at or None, "fitted_on": saved.fitted_on}
+
+    def _learned_summary(self) -> dict:
+        path = self.catalogue.get_meta("learned_metric")
+        if not path:
+            return {"available": False, "note": "none in use; `lookalike train-metric FOLDER` learns one"}
+        try:
+            info = load_metric(path)[1]
+        except MetricFileError as exc:
+            return {"available": False, "file": path, "note": str(exc)}
+        held_out = held_out_info(info)
+        row = {"file": path, "method": info.get("method"), "fitted_at": info.get("fitted_at")}
+        if held_out is not None:
+            row["held_out"] = held_out.to_json()
+            row["note"] = held_out.verdict()
+        return row
 
     def _fingerprint(self) -> str:
         return self.catalogue.get_meta("model_fingerprint") or ""
@@ -493,13 +661,16 @@ class Library:
                 meta = json.loads(meta_path.read_text())
                 path = Path(meta_path.parent / meta["file"])
                 if {k: meta.get(k) for k in wanted} == wanted and path.exists():
-                    return load_index(path), True
-            except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+                    index = load_index(path)
+                    if index.dim == (space.dim or self.embedder.dim):
+                        return index, True
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError):  # rebuilt, saved over
                 pass
-        return self._new_index(len(self.catalogue.indexed_ids())), False
+        return self._new_index(len(self.catalogue.indexed_ids()), space.dim), False
 
-    def _new_index(self, count: int) -> VectorIndex:
-        dim = self.embedder.dim
+    def _new_index(self, count: int, dim: int | None = None) -> VectorIndex:
+        """An empty index for `count` vectors of `dim` dimensions (default: the model's)."""
+        dim = dim or self.embedder.dim
         return ExactIndex(dim) if count < EXACT_LIMIT else HnswIndex(dim, capacity=max(1024, count))
 
     def _reconcile(self, index: VectorIndex, space: MetricSpace) -> tuple[int, int]:
@@ -547,7 +718,7 @@ class Library:
         hnsw_path, exact_path = self._index_paths(key)
         path = hnsw_path if isinstance(index, HnswIndex) else exact_path
         index.save(path)
-        meta = {"model": self._fingerprint(), "token": space.token, "file": path.name}
+        meta: dict[str, object] = {"model": self._fingerprint(), "token": space.token, "file": path.name}
         meta["search"] = search_summary(index)
         atomic_write_bytes(self.root / "indexes" / f"{key}.meta.json", json.dumps(meta).encode())
         other = exact_path if path == hnsw_path else hnsw_path
@@ -574,7 +745,7 @@ class Library:
         if isinstance(query, Image.Image):
             return self.embedder.embed_image(query), None
         path = os.path.abspath(os.fspath(query))
-        from .images import ImageLoadError
+        from foundation.images import ImageLoadError
 
         try:
             vector = self.embedder.embed_file(path)
@@ -643,30 +814,69 @@ class Library:
         )
 
     def check(self, repair: bool = False) -> CheckReport:
-        """Compare each saved index with the catalogue; with `repair`, fix and save them."""
+        """Compare the stored vectors with the library's model and each index with the catalogue:
+        lost, damaged or stale index files, vectors of another model, drift. With `repair`, drop
+        the foreign vectors (they wait for `index`), rescan the folders, and rebuild and save
+        every index; only the writer may repair."""
         report = CheckReport()
         truth = self.catalogue.indexed_ids()
-        for meta_path in sorted((self.root / "indexes").glob("*.meta.json")):
-            key = meta_path.name.removesuffix(".meta.json")
-            try:
-                meta = json.loads(meta_path.read_text())
-                have = load_index(meta_path.parent / meta["file"]).ids()
-            except (OSError, ValueError, KeyError, TypeError, RuntimeError):
-                have = np.zeros(0, dtype=np.int64)
+        model = self._fingerprint()
+        report.indexed = len(truth)
+        dims = self.catalogue.vector_dims()
+        report.vector_dims = sorted(dims)
+        dim = max(dims, key=dims.__getitem__) if dims else None  # the most common length
+        report.foreign_vectors = len(self.catalogue.foreign_vectors(model, dim))
+        folder = self.root / "indexes"
+        keys = {meta_path.name.removesuffix(".meta.json") for meta_path in folder.glob("*.meta.json")}
+        if len(truth):
+            keys.add("euclidean")  # every indexing run builds it
+        for key in sorted(keys):
+            have, problem = self._inspect_index(key, model, dim)
+            if problem == "lost":
+                report.lost.append(key)
+            elif problem:
+                report.damaged[key] = problem
             report.missing_from_index[key] = len(np.setdiff1d(truth, have))
             report.extra_in_index[key] = len(np.setdiff1d(have, truth))
+        transform = folder / "mahalanobis-transform.npz"
+        if transform.exists():
+            try:
+                _read_transform(transform)
+            except CorruptIndexError as exc:
+                report.damaged[transform.name] = str(exc)
         report.vanished_files = sum(1 for path in self.catalogue.all_files() if not os.path.exists(path))
         if repair:
             with self._writer:
+                foreign = self.catalogue.foreign_vectors(self.embedder.fingerprint, self.embedder.dim)
+                self.catalogue.set_status(foreign, cat.PENDING)
+                self._drop_from_indexes(np.asarray(foreign, dtype=np.int64))
                 self.scan()
-                for key in list(report.missing_from_index):
+                for key in sorted(keys | {"euclidean"}):
                     try:
                         self.index_for(key)
                     except MetricError:
                         continue
                 self.save_indexes()
+            report.to_embed = len(self.catalogue.pending())
             report.repaired = True
         return report
+
+    def _inspect_index(self, key: str, model: str, dim: int | None) -> tuple[np.ndarray, str | None]:
+        """The ids a saved index holds, and what is wrong with it: None, "lost" or a reason."""
+        meta_path = self.root / "indexes" / f"{key}.meta.json"
+        none = np.zeros(0, dtype=np.int64)
+        try:
+            meta = json.loads(meta_path.read_text())
+            index = load_index(meta_path.parent / meta["file"])
+        except FileNotFoundError:
+            return none, "lost"
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            return none, str(exc)
+        if meta.get("model") != model:
+            return index.ids(), "made for another model"
+        if key == "euclidean" and dim is not None and index.dim != dim:  # other spaces map dimensions
+            return index.ids(), f"holds {index.dim}-dimensional vectors, the catalogue {dim}-dimensional"
+        return index.ids(), None
 
 
 def search_summary(index: VectorIndex) -> dict:
@@ -689,6 +899,54 @@ def absolute_spec(spec: str) -> str:
     return os.path.abspath(os.path.expanduser(spec)) if is_checkpoint_spec(spec) else spec
 
 
+def _refuse_lost_catalogue(database: Path) -> None:
+    """Raise CatalogueLostError when `database` is missing or empty but the library held images."""
+    try:
+        if database.stat().st_size > 0:
+            return
+        state = "empty (0 bytes)"
+    except FileNotFoundError:
+        state = "missing"
+    indexes = database.parent / "indexes"
+    traces = [cat.recovery_path(database)] if cat.recovery_path(database).exists() else []
+    traces += [p for p in indexes.iterdir() if p.is_file()] if indexes.is_dir() else []
+    if traces:
+        raise CatalogueLostError(
+            f"the catalogue {database} is {state}, but this library held images; "
+            "`lookalike check --repair` rebuilds it from your photo folders"
+        )
+
+
+def _read_transform(path: Path) -> tuple[MetricSpace | None, str, str]:
+    """A saved Mahalanobis whitening: (space, model fingerprint, fit date); the space is None for a
+    file of an older version (no mean: refitted), CorruptIndexError for a damaged one."""
+    try:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
+            transform = data["transform"].astype(np.float32)
+            fitted_on, model = int(data["count"]), str(data["model"])
+            mean = data["mean"].astype(np.float32) if "mean" in data.files else None
+            fitted_at = str(data["fitted_at"]) if "fitted_at" in data.files else ""
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError, TypeError) as exc:
+        raise CorruptIndexError(f"{path.name} is damaged ({exc})") from None
+    if transform.ndim != 2 or not np.isfinite(transform).all():
+        raise CorruptIndexError(f"{path.name} is damaged (a {transform.shape} transform)")
+    if mean is None:
+        return None, model, fitted_at
+    if mean.shape != (transform.shape[1],) or not np.isfinite(mean).all():
+        raise CorruptIndexError(f"{path.name} is damaged (a {mean.shape} mean)")
+    return MetricSpace("mahalanobis", transform, mean, True, fitted_on), model, fitted_at
+
+
+def _below_any(path: str, folders: list[str]) -> bool:
+    """Whether `path` is one of `folders` or inside one of them."""
+    return any(path == folder or path.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders)
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether `path` lies below the library folder `folder`."""
+    return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(folder)
+
+
 def _listable(folder: str) -> bool:
     """Whether a library folder can be read now (an unmounted drive or offline share cannot)."""
     try:
@@ -699,12 +957,14 @@ def _listable(folder: str) -> bool:
 
 
 def _worth_retrying(row: cat.FileRow, path: str) -> bool:
-    """A file skipped because it could not be read, that can be read now (permissions fixed)."""
+    """A skipped file that can be read now (permissions fixed, or its HEIC or RAW extra installed)."""
+    if row.status == cat.SKIPPED and extra_now_installed(row.reason):
+        return True
     reason = (row.reason or "").lower()
     if row.status != cat.SKIPPED or not ("permission denied" in reason or "cannot read file" in reason):
         return False
     try:
-        with open(path, "rb"):
+        with open_regular(path):
             return True
     except OSError:
         return False

@@ -1,56 +1,45 @@
-"""One writer per library across processes: an advisory lock file held while indexing."""
+"""One writer per library across processes: a lock file (`filelock`) held while indexing.
+
+The operating system releases the lock when its holder dies (flock on Unix, msvcrt locking on
+Windows), so a killed indexer never leaves it stuck.
+"""
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; a single app instance is assumed
-    fcntl = None
+from filelock import FileLock, Timeout
+
+from foundation.errors import UserError
 
 
-class LibraryBusyError(RuntimeError):
+class LibraryBusyError(UserError, RuntimeError):
     """Another Lookalike process is writing to this library right now."""
 
 
 class LibraryLock:
     """Context manager taking an exclusive, non-blocking lock on `<library>/.lock`.
 
-    The kernel releases it when the holder dies, so a killed indexer never leaves it stuck.
-    Re-entrant within one instance, from any thread of the process that holds it.
+    Re-entrant within one instance, from any thread of the process that holds it; a second
+    instance (another process, or another library object on the same folder) is refused.
     """
 
     def __init__(self, root: Path) -> None:
         self.path = Path(root) / ".lock"
-        self._fd: int | None = None
-        self._depth = 0
+        self._lock = FileLock(self.path, thread_local=False)
         self._guard = threading.Lock()
 
     def __enter__(self) -> LibraryLock:
         with self._guard:
-            self._acquire()
-        return self
-
-    def _acquire(self) -> None:
-        if self._depth == 0 and fcntl is not None:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
+                self._lock.acquire(timeout=0)
+            except Timeout:
                 raise LibraryBusyError(
                     "another Lookalike process is indexing this library; try again when it finishes"
                 ) from None
-            self._fd = fd
-        self._depth += 1
+        return self
 
     def __exit__(self, *exc: object) -> None:
         with self._guard:
-            self._depth -= 1
-            if self._depth == 0 and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-                os.close(self._fd)
-                self._fd = None
+            self._lock.release()

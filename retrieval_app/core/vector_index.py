@@ -11,20 +11,31 @@ import contextlib
 import hashlib
 import json
 import math
+import struct
 import threading
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import hnswlib
 import numpy as np
 
-from trainer.atomicio import atomic_target, atomic_write_bytes
+from foundation.atomicio import atomic_target, atomic_write_bytes
 
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 256
+HNSW_SEED = 100  # hnswlib's own default, named: the level of each new node is drawn from it
+BUILD_THREADS = 0  # threads adding to a graph, 0: every core (tests use 1: an order that never varies)
 EXACT_CHUNK = 4096
+EXACT_REFINE_MARGIN = 32  # candidates beyond k whose distances are recomputed exactly
+EXACT_REFINE_ELEMENTS = 1 << 22  # float64 differences held at once while recomputing
+
+
+class CorruptIndexError(RuntimeError):
+    """A saved index cannot be trusted (damaged, truncated, or its parts disagree); it is a
+    cache of the catalogue, so it is rebuilt rather than used."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,8 @@ class VectorIndex(Protocol):
     def query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
     def ids(self) -> np.ndarray: ...
+
+    def live_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
     def save(self, path: Path) -> None: ...
 
@@ -83,6 +96,14 @@ class ExactIndex:
         with self._lock:
             return self._ids.copy()
 
+    def live_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Those of `ids` held, and their stored vectors in the same order."""
+        with self._lock:
+            held, data = self._ids, self._vectors
+        position = {int(i): row for row, i in enumerate(held)}
+        rows = [position[int(i)] for i in np.asarray(ids, dtype=np.int64) if int(i) in position]
+        return held[rows], data[rows]
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
         matrix = _as_matrix(vectors, self.dim)
@@ -107,21 +128,22 @@ class ExactIndex:
             return empty.astype(np.int64), empty.astype(np.float32)
         out_ids = np.empty((len(queries), k), dtype=np.int64)
         out_dist = np.empty((len(queries), k), dtype=np.float32)
+        wide = min(len(ids), k + EXACT_REFINE_MARGIN)
         for start in range(0, len(queries), EXACT_CHUNK):
             q = queries[start : start + EXACT_CHUNK]
+            # |x|^2 - 2 q.x + |q|^2 in float32 picks the candidates fast, but near 0 it cancels (0.0007
+            # for identical 1280-d vectors), so the candidates are then measured by their differences
             sq = norms[None, :] - 2.0 * (q @ data.T) + _squared_norms(q)[:, None]
             part = (
-                np.argpartition(sq, k - 1, axis=1)[:, :k]
-                if k < len(ids)
+                np.argpartition(sq, wide - 1, axis=1)[:, :wide]
+                if wide < len(ids)
                 else np.tile(np.arange(len(ids)), (len(q), 1))
             )
-            part_sq = np.take_along_axis(sq, part, axis=1)
-            order = np.lexsort((ids[part], part_sq), axis=1)
+            part_sq = _difference_squares(q, data, part)
+            order = np.lexsort((ids[part], part_sq), axis=1)[:, :k]
             best = np.take_along_axis(part, order, axis=1)
             out_ids[start : start + len(q)] = ids[best]
-            out_dist[start : start + len(q)] = np.sqrt(
-                np.maximum(np.take_along_axis(part_sq, order, axis=1), 0.0)
-            )
+            out_dist[start : start + len(q)] = np.sqrt(np.take_along_axis(part_sq, order, axis=1))
         return out_ids, out_dist
 
     def save(self, path: Path) -> None:
@@ -130,11 +152,22 @@ class ExactIndex:
 
     @classmethod
     def load(cls, path: Path) -> ExactIndex:
-        with np.load(path, allow_pickle=False) as data:
-            vectors = data["vectors"].astype(np.float32)
-            index = cls(vectors.shape[1])
-            index._ids, index._vectors = data["ids"].astype(np.int64), vectors
-            index._norms = _squared_norms(vectors)
+        """Load a saved index; CorruptIndexError when the file is damaged or inconsistent."""
+        try:
+            # an open handle: np.load leaks its own when the zip is damaged
+            with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
+                vectors, ids = data["vectors"], data["ids"]
+                if vectors.ndim != 2 or ids.shape != (len(vectors),) or ids.dtype.kind not in "iu":
+                    raise ValueError(f"ids {ids.shape} do not match vectors {vectors.shape}")
+                vectors, ids = vectors.astype(np.float32), ids.astype(np.int64)
+        except FileNotFoundError:
+            raise
+        except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError) as exc:
+            raise CorruptIndexError(f"{Path(path).name} is damaged ({exc})") from None
+        if len(np.unique(ids)) != len(ids):
+            raise CorruptIndexError(f"{Path(path).name} is damaged (an id appears twice)")
+        index = cls(vectors.shape[1])
+        index._ids, index._vectors, index._norms = ids, vectors, _squared_norms(vectors)
         return index
 
 
@@ -151,8 +184,10 @@ class HnswIndex:
         ef_construction: int = HNSW_EF_CONSTRUCTION,
         ef: int = HNSW_EF_SEARCH,
         capacity: int = 1024,
-        threads: int = 0,
+        threads: int | None = None,
+        seed: int = HNSW_SEED,
     ) -> None:
+        """`threads` adding items (None: `BUILD_THREADS`); with one thread and a fixed `seed` the graph is reproducible."""
         self.dim = dim
         self.m, self.ef_construction, self.ef = m, ef_construction, ef
         self.tuning: EfTuning | None = None
@@ -161,9 +196,14 @@ class HnswIndex:
         self._tombstones: set[int] = set()
         self._index = hnswlib.Index(space="l2", dim=dim)
         self._index.init_index(
-            max_elements=capacity, M=m, ef_construction=ef_construction, allow_replace_deleted=True
+            max_elements=capacity,
+            M=m,
+            ef_construction=ef_construction,
+            random_seed=seed,
+            allow_replace_deleted=True,
         )
         self._index.set_ef(ef)
+        threads = BUILD_THREADS if threads is None else threads
         if threads:
             self._index.set_num_threads(threads)
 
@@ -260,29 +300,51 @@ class HnswIndex:
             with atomic_target(path) as tmp:
                 self._index.save_index(str(tmp))
                 digest = _file_digest(tmp)
-            meta = {"m": self.m, "ef_construction": self.ef_construction, "ef": self.ef, "dim": self.dim}
+            meta: dict[str, Any] = {"m": self.m, "ef_construction": self.ef_construction, "ef": self.ef}
+            meta["dim"] = self.dim
             meta["tuning"] = asdict(self.tuning) if self.tuning else None
             meta["graph_blake2b"] = digest
             meta["live"] = sorted(self._live)
+            meta["sidecar_blake2b"] = _meta_digest(meta)
             atomic_write_bytes(_sidecar(path), json.dumps(meta).encode())
 
     @classmethod
     def load(cls, path: Path) -> HnswIndex:
         """Load an index; its live ids are hnswlib's labels minus tombstones known from the sidecar."""
         path = Path(path)
-        meta = json.loads(_sidecar(path).read_text())
-        if meta.get("graph_blake2b") != _file_digest(path):
-            raise RuntimeError(f"{path.name} and its sidecar are from different saves (an interrupted save)")
+        try:
+            meta = json.loads(_sidecar(path).read_text())
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise CorruptIndexError(f"{_sidecar(path).name} is damaged ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("graph_blake2b") != _file_digest(path):
+            raise CorruptIndexError(
+                f"{path.name} and its sidecar are from different saves (an interrupted save)"
+            )
+        if "sidecar_blake2b" in meta and meta["sidecar_blake2b"] != _meta_digest(meta):
+            raise CorruptIndexError(f"{_sidecar(path).name} was changed after it was saved")
         index = cls.__new__(cls)
-        index.dim, index.m = int(meta["dim"]), int(meta["m"])
-        index.ef_construction, index.ef = int(meta["ef_construction"]), int(meta["ef"])
-        index.tuning = EfTuning(**meta["tuning"]) if meta.get("tuning") else None
+        try:
+            index.dim, index.m = int(meta["dim"]), int(meta["m"])
+            index.ef_construction, index.ef = int(meta["ef_construction"]), int(meta["ef"])
+            index.tuning = EfTuning(**meta["tuning"]) if meta.get("tuning") else None
+            live = {int(i) for i in meta["live"]}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptIndexError(f"{_sidecar(path).name} is damaged ({exc!r})") from None
+        graph_dim = _graph_dim(path)
+        if index.dim != graph_dim:  # hnswlib would read every vector with the wrong stride
+            raise CorruptIndexError(
+                f"{_sidecar(path).name} says {index.dim} dimensions, the graph holds {graph_dim}"
+            )
         index._lock = threading.Lock()
         index._index = hnswlib.Index(space="l2", dim=index.dim)
         index._index.load_index(str(path), allow_replace_deleted=True)
         index._index.set_ef(index.ef)
+        if BUILD_THREADS:
+            index._index.set_num_threads(BUILD_THREADS)
         labels = {int(i) for i in index._index.get_ids_list()}
-        index._live = labels & {int(i) for i in meta["live"]}
+        index._live = labels & live
         index._tombstones = labels - index._live
         for stale in index._tombstones:
             with contextlib.suppress(RuntimeError):  # already marked deleted in the saved graph
@@ -292,6 +354,18 @@ class HnswIndex:
 
 def _squared_norms(matrix: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", matrix, matrix)
+
+
+def _difference_squares(queries: np.ndarray, data: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Squared distances from each query to its candidate rows of `data`, summed from the
+    differences in float64: exactly 0 for identical vectors, accurate to float64 otherwise."""
+    out = np.empty(candidates.shape, dtype=np.float64)
+    rows = max(1, EXACT_REFINE_ELEMENTS // max(1, candidates.shape[1] * data.shape[1]))
+    for start in range(0, len(queries), rows):
+        block = candidates[start : start + rows]
+        differences = data[block].astype(np.float64) - queries[start : start + rows, None, :]
+        out[start : start + rows] = np.einsum("qcd,qcd->qc", differences, differences)
+    return out
 
 
 def _file_digest(path: Path) -> str:
@@ -305,6 +379,30 @@ def _file_digest(path: Path) -> str:
 
 def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".json")
+
+
+def _meta_digest(meta: dict) -> str:
+    """BLAKE2b of a sidecar's fields (all but this digest), so an edited sidecar is detected."""
+    fields = {key: value for key, value in meta.items() if key != "sidecar_blake2b"}
+    return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def _graph_dim(path: Path) -> int:
+    """The vector dimension recorded in an hnswlib graph file's header (L2 float32 space).
+
+    The header starts with six size_t fields; the fifth (label offset) minus the sixth (data
+    offset) is the bytes of one vector. The graph is covered by the sidecar's digest, so this
+    is the dimension the vectors were saved with, whatever the sidecar says.
+    """
+    with open(path, "rb") as handle:
+        header = handle.read(48)
+    if len(header) < 48:
+        raise CorruptIndexError(f"{path.name} is truncated")
+    label_offset, data_offset = struct.unpack("<2Q", header[32:48])
+    size = label_offset - data_offset
+    if label_offset < data_offset or size % 4 or size == 0:
+        raise CorruptIndexError(f"{path.name} has an unreadable header")
+    return size // 4
 
 
 def load_index(path: Path) -> VectorIndex:

@@ -11,6 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from foundation.logs import enable_file_log, install_excepthook
+
 from .main_window import MainWindow
 from .resources import app_icon
 from .settings import AppSettings
@@ -53,6 +55,8 @@ def create_application(argv: list[str]) -> QApplication:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="lookalike-gui: %(levelname)s: %(message)s")
+    enable_file_log()  # warnings and bugs also go to the log file the error messages point to
+    install_excepthook()
     if args.smoke_test:
         from .smoke import run_smoke_test
 

@@ -23,8 +23,12 @@ from .search_session import SearchSession
 from .tasks import Report, Task, TaskFunction, running_tasks
 
 if TYPE_CHECKING:
-    from retrieval_app.core.groups import Group
+    from retrieval_app.core.cleanup import CleanupReport, PlannedMove, UndoReport
+    from retrieval_app.core.decisions import Decisions
+    from retrieval_app.core.keeper import KeepPolicy
     from retrieval_app.core.library import IndexReport, Library, LibraryStatus
+    from retrieval_app.core.metric_learning import LearnedMetric
+    from retrieval_app.core.set_review import ReviewedSet
 
 STATUS_REFRESH_SECONDS = 1.5
 
@@ -38,6 +42,7 @@ class LibraryInfo:
     backbones: list[str]
     metrics: tuple[str, ...]
     devices: list[tuple[str, str]]
+    metric_rows: list[dict] = field(default_factory=list)  # core `Library.metrics_available`
 
 
 @dataclass
@@ -47,20 +52,6 @@ class _Job:
     function: TaskFunction
     on_finished: Callable[[Any], str]
     on_cancelled: Callable[[Any], str] = field(default=lambda _result: "Stopped.")
-
-
-def available_devices() -> list[tuple[str, str]]:
-    """(value, label) for every device the model can run on here; the GPU's name when there is one."""
-    import torch
-
-    devices = [("auto", "Automatic (GPU when present)"), ("cpu", "CPU")]
-    if torch.cuda.is_available():
-        for number in range(torch.cuda.device_count()):
-            devices.append((f"cuda:{number}", f"GPU {number}: {torch.cuda.get_device_name(number)}"))
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        devices.append(("mps", "Apple GPU (Metal)"))
-    return devices
 
 
 def apply_threads(threads: int) -> None:
@@ -154,6 +145,7 @@ class LibraryController(QObject):
 
         def run(report: Report, cancel: CancelToken) -> tuple[Library, LibraryInfo, LibraryStatus]:
             report(Progress("opening", 0, 0, message="Loading the model"))
+            from foundation.devices import available_devices
             from retrieval_app.core.library import Library
             from retrieval_app.core.metrics import METRICS
             from trainer.options import BACKBONE_NAMES
@@ -165,6 +157,7 @@ class LibraryController(QObject):
                 info = LibraryInfo(
                     library.root, library.model_spec, list(BACKBONE_NAMES), METRICS, available_devices()
                 )
+                info.metric_rows = library.metrics_available()
                 return library, info, library.status()
             except BaseException:
                 library.close()
@@ -342,18 +335,60 @@ class LibraryController(QObject):
             self.statusChanged.emit(status)
 
     # -- similar sets -------------------------------------------------------------------
-    def groups_task(self, metric: str, max_distance: float, min_size: int) -> Task:
-        """A Task finding the library's similar sets (core `find_groups`); connect to it, then start it."""
+    def groups_task(
+        self, metric: str, max_distance: float, min_size: int, policy: KeepPolicy | None = None
+    ) -> Task:
+        """A Task finding the library's similar sets, reviewed (core `find_sets`: tiers, keepers,
+        the person's decisions); connect to it, then start it."""
         library = self._require()
 
-        def run(report: Report, cancel: CancelToken) -> list[Group]:
-            from retrieval_app.core.groups import find_groups
+        def run(report: Report, cancel: CancelToken) -> list[ReviewedSet]:
+            from retrieval_app.core.set_review import find_sets
 
-            return find_groups(
-                library, metric, max_distance, min_size=min_size, progress=report, cancel=cancel
+            return find_sets(
+                library,
+                metric,
+                max_distance,
+                min_size=min_size,
+                policy=policy,
+                progress=report,
+                cancel=cancel,
             )
 
         return Task("similar sets", run, self)
+
+    def cleanup_task(self, plan: list[PlannedMove]) -> Task:
+        """A Task moving `plan`'s files to the trash (core `clean_up`, journalled); its result is the report."""
+        library = self._require()
+
+        def run(report: Report, cancel: CancelToken) -> CleanupReport:
+            from retrieval_app.core.cleanup import clean_up
+
+            return clean_up(library, plan, progress=report, cancel=cancel)
+
+        return Task("clean-up", run, self)
+
+    def undo_cleanup_task(self) -> Task:
+        """A Task putting back what the latest clean-up moved (core `undo_cleanup`)."""
+        library = self._require()
+
+        def run(report: Report, cancel: CancelToken) -> UndoReport:
+            from retrieval_app.core.cleanup import undo_cleanup
+
+            return undo_cleanup(library)
+
+        return Task("undo clean-up", run, self)
+
+    def decisions_task(self, change: Callable[[Decisions], object]) -> Task:
+        """A Task reading or changing the library's set decisions: `change(decisions)` is its result."""
+        library = self._require()
+
+        def run(report: Report, cancel: CancelToken) -> object:
+            from retrieval_app.core.decisions import Decisions
+
+            return change(Decisions(library.catalogue))
+
+        return Task("decisions", run, self)
 
     # -- model and metric ---------------------------------------------------------------
     def switch_model(self, spec: str) -> None:
@@ -386,14 +421,31 @@ class LibraryController(QObject):
         """Make a metric file the library's `learned` metric; `metricLearned` follows."""
         library = self._require()
 
-        def run(report: Report, cancel: CancelToken) -> str:
+        def run(report: Report, cancel: CancelToken) -> tuple[str, list[dict]]:
             library.use_learned_metric(path)
-            return path
+            return path, library.metrics_available()
+
+        def used(result: tuple[str, list[dict]]) -> None:
+            if self.info is not None:
+                self.info.metric_rows = result[1]
+            self.metricLearned.emit(result[0])
 
         task = Task("metric", run, self)
-        task.finished.connect(lambda learned: self.metricLearned.emit(str(learned)))
+        task.finished.connect(used)
         task.failed.connect(self.error)
         task.start(priority=1)
+
+    def learn_metric_task(self, folder: str, method: str, out: Path) -> Task:
+        """A Task learning a metric from a labelled folder with the library's model (core
+        `learn_metric`, held-out check included); it does not switch the library to it."""
+        library = self._require()
+
+        def run(report: Report, cancel: CancelToken) -> LearnedMetric:
+            from retrieval_app.core.metric_learning import learn_metric
+
+            return learn_metric(library, folder, method, out, progress=report, cancel=cancel)
+
+        return Task("learn metric", run, self)
 
     def _require(self) -> Library:
         if self.library is None:

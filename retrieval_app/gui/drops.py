@@ -9,7 +9,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QImage
 
-from retrieval_app.core.images import SUPPORTED_SUFFIXES, is_supported
+from foundation.imagetypes import is_supported, missing_extra, supported_suffixes
 
 from .qimages import qimage_to_pil
 
@@ -24,7 +24,8 @@ class QueryCandidate:
 
 
 def supported_formats() -> str:
-    names = sorted({suffix.lstrip(".").upper() for suffix in SUPPORTED_SUFFIXES} - {"JPE", "JPEG", "TIF"})
+    aliases = {"JPE", "JPEG", "JFIF", "TIF", "PNM"}
+    names = sorted({suffix.lstrip(".").upper() for suffix in supported_suffixes()} - aliases)
     return ", ".join(names)
 
 
@@ -39,6 +40,9 @@ def candidate_from_path(path: str) -> QueryCandidate:
     if not os.path.exists(path):
         return QueryCandidate(error=f"“{name}” was not found.")
     if not is_supported(path):
+        extra = missing_extra(path)
+        if extra is not None:
+            return QueryCandidate(error=f"“{name}” is a {extra}.")
         return QueryCandidate(
             error=f"“{name}” is not an image Lookalike can read (it reads {supported_formats()})."
         )
@@ -68,6 +72,16 @@ def candidate_from_mime(mime: QMimeData) -> QueryCandidate:
             return candidate_from_path(text)
         return QueryCandidate(error="That is text, not an image. Drop an image file or copy an image.")
     return QueryCandidate(error="There is no image in what was dropped or pasted.")
+
+
+def candidates_from_mime(mime: QMimeData) -> list[QueryCandidate]:
+    """Every local file of a drop (several files make a query of several examples), else the one
+    candidate of `candidate_from_mime`."""
+    urls = [url for url in mime.urls() if not url.isEmpty()] if mime.hasUrls() else []
+    local = [url.toLocalFile() for url in urls if url.isLocalFile()]
+    if len(local) > 1:
+        return [candidate_from_path(path) for path in local]
+    return [candidate_from_mime(mime)]
 
 
 def accepts(mime: QMimeData) -> bool:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from retrieval_app.core.metric_learning import DEFAULT_METHOD, LearnedMetric, metric_path
 from retrieval_app.core.progress import Progress
 
 from .controller import LibraryController
@@ -44,7 +45,6 @@ from .training import (
     MIN_METRIC_CLASSES,
     MIN_TRAIN_CLASSES,
     FolderSummary,
-    learn_metric,
     run_training,
     scan_folder,
 )
@@ -232,11 +232,12 @@ class FineTuneDialog(QDialog):
     def _build_metric_tab(self) -> QWidget:
         intro = QLabel(
             "Learns a linear (Mahalanobis) metric from your classes on top of the library's current "
-            "model, in seconds on the CPU. The library keeps its images; searches with the "
-            "“Learned” metric then rank your classes the way your examples say."
+            "model, in seconds to a minute on the CPU. Some photos of each class are held out to "
+            "check it: only when it finds them better than Euclidean does the search use it as the "
+            "“Learned” metric. The library keeps its images."
         )
         intro.setWordWrap(True)
-        self.method = _combo(METRIC_METHODS, "mmc", "Metric learning method")
+        self.method = _combo(METRIC_METHODS, DEFAULT_METHOD, "Metric learning method")
         self.learn_button = QPushButton("Learn metric")
         self.learn_button.setAccessibleName("Learn a metric")
         self.learn_button.setObjectName("primary")
@@ -361,20 +362,19 @@ class FineTuneDialog(QDialog):
         if result is None:
             self.train_status.setText("Training stopped before anything was saved.")
         else:
-            start = result.start_metrics.get("recall@1", float("nan"))
-            best = result.best_metrics.get("recall@1", float("nan"))
             head = (
                 f"Stopped after epoch {result.epochs_completed}."
                 if result.cancelled
                 else f"Done in {format_duration(result.seconds)}."
             )
-            if result.best_epoch == 0:
-                verdict = (
-                    "Training did not beat the starting model on the held-out classes; the start is kept."
-                )
-            else:
-                verdict = f"Held-out Recall@1 {start:.3f} → {best:.3f} (best epoch {result.best_epoch})."
-            self.train_status.setText(f"{head} {verdict} Saved as {Path(result.out).name}.")
+            kept = (
+                "Training did not beat the starting model on them, so the start is kept."
+                if result.best_epoch == 0
+                else f"Best epoch {result.best_epoch}."
+            )
+            notes = [note for note in result.data.get("notes", []) if "too few to hold some out" in note]
+            lines = [f"{head} {result.payoff()}.", kept, *notes, f"Saved as {Path(result.out).name}."]
+            self.train_status.setText(" ".join(lines))
         self._update_buttons()
         self.trainingEnded.emit(result)
 
@@ -397,17 +397,15 @@ class FineTuneDialog(QDialog):
     # -- metric learning ----------------------------------------------------------------
     def start_metric_learning(self) -> None:
         library = self.controller.library
-        if self.summary is None or library is None:
+        if self.summary is None or library is None or self.controller.info is None:
             return
         folder = self.folder.text()
         method = str(self.method.currentData())
-        out = _free_path(self.controller.info.root / "metrics" / f"{_slug(Path(folder).name)}-{method}.npz")
+        out = metric_path(self.controller.info.root, folder, method)
         self.metric_status.setText(f"Embedding the examples with {Path(library.model_spec).name}…")
         self.metric_progress.show()
         self.metric_progress.setRange(0, 0)
-        task = Task(
-            "metric", lambda report, cancel: learn_metric(library, folder, method, out, report, cancel)
-        )
+        task = self.controller.learn_metric_task(folder, method, out)
         task.progressed.connect(self._metric_progress)
         task.finished.connect(self._metric_learned)
         task.failed.connect(self._metric_failed)
@@ -422,15 +420,24 @@ class FineTuneDialog(QDialog):
             self.metric_progress.setRange(0, 0)
             self.metric_status.setText(progress.message or self.metric_status.text())
 
-    def _metric_learned(self, result: Any) -> None:
+    def _metric_learned(self, result: LearnedMetric) -> None:
+        """Say how it did on the held-out photos; only a metric that beat Euclidean is used."""
         self.metric_result = result
         self.metric_progress.hide()
-        self.metric_status.setText(
+        head = (
             f"{result.method.upper()} learned from {plural(result.images, 'image')} in "
-            f"{plural(result.classes, 'class')} in {format_duration(result.seconds)}. "
-            "The search now uses it as the “Learned” metric."
+            f"{plural(result.classes, 'class')} in {format_duration(result.seconds)}."
         )
-        self.controller.use_learned_metric(str(result.path))
+        verdict = result.held_out.verdict()
+        if result.held_out.better:
+            self.metric_status.setText(
+                f"{head} {verdict[0].upper()}{verdict[1:]}. The search now uses it as the “Learned” metric."
+            )
+            self.controller.use_learned_metric(str(result.path))
+        else:
+            self.metric_status.setText(
+                f"{head} {verdict[0].upper()}{verdict[1:]}, so the search keeps its current metric."
+            )
         self._update_buttons()
         self.metricEnded.emit(result)
 
@@ -461,7 +468,8 @@ class FineTuneDialog(QDialog):
     def _update_buttons(self) -> None:
         classes = len(self.summary.classes) if self.summary else 0
         idle = self._task is None
-        self.train_button.setEnabled(idle and classes >= MIN_TRAIN_CLASSES)
+        validated = self.summary.validated_classes() if self.summary else 0
+        self.train_button.setEnabled(idle and validated >= MIN_TRAIN_CLASSES)
         self.learn_button.setEnabled(idle and classes >= MIN_METRIC_CLASSES and self.controller.is_open)
         self.stop_button.setEnabled(not idle and self._task.name == "train")
         usable = self.result is not None and Path(self.result.out).is_file()

@@ -22,22 +22,30 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+UNIT_NOUNS = {"img": "image"}  # the short units of `Progress.unit` (tqdm's) as words
+
+
 def plural(count: int, noun: str) -> str:
     """`1 image`, `3 images`, `2 classes`."""
     if count == 1:
         return f"{count:,} {noun}"
-    return f"{count:,} {noun}{'es' if noun.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
+    return f"{count:,} {_plural_noun(noun)}"
+
+
+def _plural_noun(noun: str) -> str:
+    return f"{noun}{'es' if noun.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
 
 
 def describe_progress(progress: Progress) -> str:
-    """`120 of 480 · 23.4 images/s · about 15 s left` (only the parts that are known)."""
+    """`120 of 480 · 23.4 images/s · about 15 s left` (only the parts that are known), in the report's unit."""
     parts = []
     if progress.total > 0:
         parts.append(f"{progress.done:,} of {progress.total:,}")
     elif progress.done:
         parts.append(f"{progress.done:,} found")
     if progress.rate:
-        parts.append(f"{progress.rate:.1f} images/s")
+        unit = _plural_noun(UNIT_NOUNS.get(progress.unit, progress.unit))
+        parts.append(f"{progress.rate:.1f} {unit}/s")
     if progress.eta is not None and progress.total > 0 and progress.done < progress.total:
         parts.append("almost done" if progress.eta < 1 else f"about {format_duration(progress.eta)} left")
     if progress.message and not parts:

@@ -32,10 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from retrieval_app.core.images import SUPPORTED_SUFFIXES
+from foundation.imagetypes import supported_suffixes
 
 from .controller import LibraryController, LibraryInfo
-from .drops import QueryCandidate, accepts, candidate_from_mime, candidate_from_path
+from .drops import QueryCandidate, accepts, candidate_from_path, candidates_from_mime
 from .export import export_items_task, follow_export
 from .export_bar import ResultsExportBar
 from .folders import SkippedDialog
@@ -137,7 +137,9 @@ class MainWindow(QMainWindow):
         results_layout.addWidget(self.export_progress)
         results_layout.addWidget(self.results_view, 1)
         results_layout.addWidget(self.export_bar)
-        self.sets_page = SetsPage(self.controller, self.thumbnails, self.settings.thumbnail_size)
+        self.sets_page = SetsPage(
+            self.controller, self.thumbnails, self.settings.thumbnail_size, settings=self.settings
+        )
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(results_page, "Search results")
@@ -211,6 +213,8 @@ class MainWindow(QMainWindow):
 
         self.query_panel.openRequested.connect(self.choose_query)
         self.query_panel.pasteRequested.connect(self.paste)
+        self.query_panel.regionChanged.connect(lambda region: self.controller.search.set_region(region))
+        self.query_panel.flipsChanged.connect(lambda on: self.controller.search.set_flips(on))
         self.controls.changed.connect(self._params_changed)
         self.model_picker.modelChosen.connect(self.switch_model)
         self.folders.addRequested.connect(self.choose_folder)
@@ -274,6 +278,7 @@ class MainWindow(QMainWindow):
         self._set_library_ready(True)
         self.model_picker.set_models(info.backbones, self._known_checkpoints(), info.model)
         self.controls.set_metrics(info.metrics, self.settings.metric)
+        self.controls.describe_metrics(info.metric_rows)
         self.sets_page.reset()
         self.sets_page.set_metric(str(self.controls.metric.currentData()), self.controls.metric.currentText())
         self.results_view.set_hint(
@@ -385,12 +390,12 @@ class MainWindow(QMainWindow):
 
     # -- queries ------------------------------------------------------------------------
     def choose_query(self) -> None:
-        patterns = " ".join(f"*{suffix}" for suffix in sorted(SUPPORTED_SUFFIXES))
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Search with an image", str(Path.home()), f"Images ({patterns});;All files (*)"
+        patterns = " ".join(f"*{suffix}" for suffix in sorted(supported_suffixes()))
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Search with images", str(Path.home()), f"Images ({patterns});;All files (*)"
         )
-        if path:
-            self._use_candidate(candidate_from_path(path))
+        if paths:
+            self._use_candidates([candidate_from_path(path) for path in paths])
 
     def paste(self) -> None:
         mime = QGuiApplication.clipboard().mimeData()
@@ -400,13 +405,29 @@ class MainWindow(QMainWindow):
         self.handle_mime(mime)
 
     def handle_mime(self, mime: Any) -> None:
-        """A drop or a paste: search with it, or say why it cannot be used."""
-        self._use_candidate(candidate_from_mime(mime))
+        """A drop or a paste: search with it (several files: one query of several examples), or say
+        why it cannot be used."""
+        self._use_candidates(candidates_from_mime(mime))
+
+    def _use_candidates(self, candidates: list[QueryCandidate]) -> None:
+        """Several examples make one query; files that cannot be examples are named, the rest used."""
+        usable = [c for c in candidates if not c.error]
+        if len(usable) < 2 or not self.controller.is_open:
+            self._use_candidate(usable[0] if usable else candidates[0])
+            return
+        self._use_candidate(usable[0], [c.source for c in usable[1:]])
+        refused = [c.error for c in candidates if c.error]
+        if refused:
+            self.show_error(f"{refused[0]} The other images are searched with.")
+
+    def refine_query(self, path: str, more: bool) -> None:
+        """Refine the current query in place with a result: "more like this" or "less like this"."""
+        self.controller.search.refine(path, more)
 
     def use_as_query(self, path: str) -> None:
         self._use_candidate(candidate_from_path(path))
 
-    def _use_candidate(self, candidate: QueryCandidate) -> None:
+    def _use_candidate(self, candidate: QueryCandidate, more: list | None = None) -> None:
         if candidate.error:
             self.show_error(candidate.error)
             return
@@ -417,7 +438,7 @@ class MainWindow(QMainWindow):
         self.message_bar.hide()
         self.stack.setCurrentIndex(0)
         self.tabs.setCurrentIndex(0)
-        self.controller.search.set_query(candidate.source, candidate.label)
+        self.controller.search.set_examples([candidate.source, *(more or [])], candidate.label)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if accepts(event.mimeData()):
@@ -494,6 +515,9 @@ class MainWindow(QMainWindow):
         )
         menu.addSeparator()
         menu.addAction("Use as Query", lambda: self.use_as_query(path))
+        if self.controller.search.query_label is not None:
+            menu.addAction("More Like This", lambda: self.refine_query(path, True))
+            menu.addAction("Less Like This", lambda: self.refine_query(path, False))
         exclude = "Exclude from Results" if len(paths) == 1 else f"Exclude {len(paths)} Images from Results"
         menu.addAction(exclude, lambda: self.controller.exclude(paths))
         return menu
@@ -585,6 +609,8 @@ class MainWindow(QMainWindow):
             self.model_picker.set_models(self.info.backbones, self._known_checkpoints(), spec)
 
     def _metric_learned(self, path: str) -> None:
+        if self.controller.info is not None:
+            self.controls.describe_metrics(self.controller.info.metric_rows)
         index = self.controls.metric.findData("learned")
         self.controls.metric.setCurrentIndex(index)
         self.show_info(f"The learned metric from {Path(path).name} is now used for “Learned”.")

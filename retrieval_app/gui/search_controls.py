@@ -8,10 +8,17 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
 METRIC_LABELS = {
-    "euclidean": ("Euclidean", "Straight-line distance between the image vectors."),
+    "euclidean": ("Euclidean", "Straight-line distance between the image vectors (the default)."),
     "cosine": ("Cosine", "Angle between the vectors, shown as 1 − cos: same ranking as Euclidean."),
-    "mahalanobis": ("Mahalanobis", "Distance adapted to how this library's images vary."),
-    "learned": ("Learned", "A metric learned from your labelled examples (Fine-tune → Learn a metric)."),
+    "mahalanobis": (
+        "Mahalanobis",
+        "Euclidean after whitening by how this library's own photos vary; refitted as the library grows.",
+    ),
+    "learned": (
+        "Learned",
+        "Learned from your labelled examples (Fine-tune → Learn a metric); used only when it beat "
+        "Euclidean on your held-out photos.",
+    ),
 }
 SLIDER_STEPS = 1000
 DEFAULT_SCALE = 2.0
@@ -68,6 +75,25 @@ class SearchControls(QWidget):
             self.metric.setItemData(self.metric.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.metric.setCurrentIndex(max(0, self.metric.findData(current)))
         self.metric.blockSignals(False)
+
+    def describe_metrics(self, rows: list[dict]) -> None:
+        """Add what the core knows of each metric's fit (`Library.metrics_available`): the learned
+        one's held-out before/after in its label, fit dates and notes in the tooltips."""
+        for row in rows:
+            index = self.metric.findData(row["name"])
+            if index < 0:
+                continue
+            label, tip = METRIC_LABELS.get(row["name"], (str(row["name"]).capitalize(), ""))
+            held_out = row.get("held_out")
+            if held_out and row["name"] == "learned":
+                label += f" ({held_out['euclidean']:.2f} → {held_out['learned']:.2f} held-out)"
+            details = [tip]
+            if row.get("fitted_at"):
+                details.append(f"Fitted {row['fitted_at']}.")
+            if row.get("note"):
+                details.append(f"{str(row['note'])[0].upper()}{str(row['note'])[1:]}.")
+            self.metric.setItemText(index, label)
+            self.metric.setItemData(index, " ".join(details), Qt.ItemDataRole.ToolTipRole)
 
     def set_values(self, metric: str, k: int) -> None:
         """Restore saved choices without emitting `changed`."""

@@ -14,13 +14,16 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPalette,
 from PySide6.QtWidgets import QStyleOptionViewItem
 
 from .formatting import plural
-from .results import DetailRole, DistanceRole, Index, ThumbnailDelegate, ThumbnailListModel
+from .results import BadgeRole, DetailRole, DistanceRole, Index, ThumbnailDelegate, ThumbnailListModel
 from .set_picks import SetPicks
 
 if TYPE_CHECKING:
     from retrieval_app.core.groups import Group, GroupMember
 
 KeeperRole = Qt.ItemDataRole.UserRole + 20
+TierRole = Qt.ItemDataRole.UserRole + 21
+TIER_LABELS = {"exact": "exact copy", "same": "same picture", "similar": "similar shot"}
+TIER_BADGES = {"exact": "Exact copy", "same": "Same picture", "similar": "Similar shot"}
 CHECK_SIZE = 22
 DIMMED = 0.4
 
@@ -83,7 +86,12 @@ class GroupsModel(ThumbnailListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return f"Set {group.id} · {plural(len(group), 'image')}"
         if role == DetailRole:
-            return "all ticked" if ticked == len(group) else f"{ticked} of {len(group)} ticked"
+            kept = "keep all · " if getattr(group, "kept_all", False) else ""
+            return kept + ("all ticked" if ticked == len(group) else f"{ticked} of {len(group)} ticked")
+        if role == BadgeRole:
+            return set_badge(group)
+        if role == TierRole:
+            return getattr(group, "tiers", set())
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
             return (
                 f"Set {group.id}: {plural(len(group), 'image')}, {ticked} ticked, "
@@ -136,10 +144,18 @@ class MembersModel(ThumbnailListModel):
         keeper = member.path == self.picks.keeper
         ticked = self.picks.is_ticked(member.path)
         name = os.path.basename(member.path)
+        tier = getattr(member, "tier", None)
         if role == Qt.ItemDataRole.DisplayRole:
             return name
         if role == DetailRole:
-            return "representative" if index.row() == 0 else f"distance {member.distance:.3f}"
+            if keeper:
+                return f"keeper: {self._keeper_reason(member)}"
+            label = TIER_LABELS.get(tier, "") if tier else ""
+            return f"{label} · {member.distance:.3f}" if label else f"distance {member.distance:.3f}"
+        if role == BadgeRole:
+            return None if keeper else member_badge(member)  # the keeper wears its own pill
+        if role == TierRole:
+            return tier
         if role == Qt.ItemDataRole.CheckStateRole:
             if keeper:
                 return None
@@ -149,9 +165,24 @@ class MembersModel(ThumbnailListModel):
         if role == DistanceRole:
             return member.distance
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
-            state = "keeper" if keeper else "ticked" if ticked else "not ticked"
-            return f"{name}, distance {member.distance:.3f} to the representative, {state}"
+            state = (
+                f"keeper ({self._keeper_reason(member)})" if keeper else "ticked" if ticked else "not ticked"
+            )
+            what = f"{TIER_LABELS[tier]}, " if tier in TIER_LABELS else ""
+            where = ", in a reference folder (never moved)" if getattr(member, "reference", False) else ""
+            return f"{name}, {what}distance {member.distance:.3f} to the representative, {state}{where}"
         return self.image_data(member.path, role)
+
+    def _keeper_reason(self, member: Any) -> str:
+        """Why this member keeps: the policy's reason, or that the person chose it."""
+        group = self.group
+        if (
+            group is not None
+            and getattr(group, "keeper", None) is not None
+            and group.keeper.path == member.path
+        ):
+            return group.reason
+        return "your choice"
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         base = super().flags(index)
@@ -243,6 +274,22 @@ class MemberDelegate(ThumbnailDelegate):
                 return True
             return False
         return super().editorEvent(event, model, option, index)
+
+
+def member_badge(member: Any) -> str | None:
+    """The badge on a member's thumbnail: its tier (to the keeper), and R for a reference-folder file."""
+    tier = getattr(member, "tier", None)
+    if tier is None:
+        return None
+    return TIER_BADGES[tier] + (" · R" if getattr(member, "reference", False) else "")
+
+
+def set_badge(group: Any) -> str | None:
+    """A set's badge: the strongest tier among the members other than the keeper."""
+    tiers = getattr(group, "tiers", None)
+    if not tiers:
+        return None
+    return TIER_BADGES[next(t for t in ("exact", "same", "similar") if t in tiers)]
 
 
 def member_rows(indexes: list[QModelIndex]) -> list[int]:

@@ -1,6 +1,7 @@
 """What the person chose in each similar set, and which files an export of those choices writes.
 
-- Every member starts ticked; the set's representative (the core's medoid) starts as its keeper.
+- Every member starts ticked; the keeper the core's policy chose (`set_review`; for a plain
+  group, its representative) starts as the set's keeper.
 - The keeper is always ticked and is written first (`01-name.jpg`); choosing another keeper ticks it.
 - Unticked members are left out of every export.
 - When the sets are found again (other distance, metric or photos), those choices carry over to
@@ -18,8 +19,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from retrieval_app.core.cleanup import PlannedMove
     from retrieval_app.core.export import ExportItem
     from retrieval_app.core.groups import Group, GroupMember
+    from retrieval_app.core.set_review import ReviewedSet
 
 EXPORT_CHOICES = {
     "ticked": "the keeper and the ticked images",
@@ -39,10 +42,11 @@ class SetPicks:
     def for_group(
         cls, group: Group, chosen_keepers: Set[str] = frozenset(), unticked: Set[str] = frozenset()
     ) -> SetPicks:
-        """The representative keeps and every member is ticked, except where earlier choices
+        """The policy's keeper keeps and every member is ticked, except where earlier choices
         (keepers the person chose, images they unticked) name members of this set."""
         paths = [member.path for member in group.members]
-        keeper = next((path for path in paths if path in chosen_keepers), group.representative.path)
+        default = getattr(group, "keeper", group.representative).path
+        keeper = next((path for path in paths if path in chosen_keepers), default)
         return cls(keeper, {path for path in paths if path in unticked and path != keeper})
 
     def is_ticked(self, path: str) -> bool:
@@ -64,6 +68,25 @@ class SetPicks:
 
     def ticked_count(self, group: Group) -> int:
         return sum(self.is_ticked(m.path) for m in group.members)
+
+
+def cleanup_plan(groups: Sequence[ReviewedSet], picks: dict[int, SetPicks]) -> list[PlannedMove]:
+    """What "Move the others to the Trash" moves: in each set, the ticked members other than the
+    keeper the person settled on, never a file in a reference folder, of a set kept whole, or one
+    that cannot be read now."""
+    from retrieval_app.core.cleanup import PlannedMove
+
+    plan = []
+    for group in groups:
+        choice = picks[group.id]
+        if group.kept_all:
+            continue
+        for member in group.members:
+            if member.path == choice.keeper or member.reference or member.facts is None:
+                continue
+            if choice.is_ticked(member.path):
+                plan.append(PlannedMove(member.id, member.path, group.id, choice.keeper, member.tier))
+    return plan
 
 
 def chosen_members(group: Group, picks: SetPicks, what: str) -> tuple[GroupMember, ...]:

@@ -1,14 +1,20 @@
-"""Preferences kept between runs (QSettings): library location, thumbnails, threads, device, layout."""
+"""Preferences kept between runs (QSettings): library location, thumbnails, threads, device, layout,
+and how similar sets choose their keeper (rule order, reference and preferred folders)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from retrieval_app.core.library import DEFAULT_K
+
+if TYPE_CHECKING:
+    from retrieval_app.core.keeper import KeepPolicy
+
 DEFAULT_THUMBNAIL_SIZE = 160
 THUMBNAIL_SIZES = (96, 128, 160, 200, 256)
-DEFAULT_K = 24
 MAX_RECENT_MODELS = 8
 
 
@@ -112,6 +118,52 @@ class AppSettings:
     @splitter_state.setter
     def splitter_state(self, value: QByteArray) -> None:
         self.store.setValue("window/splitter", value)
+
+    @property
+    def keeper_rules(self) -> list[tuple[str, bool]]:
+        """The keeper rules in the person's order, each with whether it is switched on."""
+        from retrieval_app.core.keeper import RULES
+
+        stored = str(self._get("keeper/rules", ",".join(RULES), str))
+        found: list[tuple[str, bool]] = []
+        for part in filter(None, (p.strip() for p in stored.split(","))):
+            name = part.lstrip("-")
+            if name in RULES and name not in {n for n, _ in found}:
+                found.append((name, not part.startswith("-")))
+        return found + [(rule, True) for rule in RULES if rule not in {n for n, _ in found}]
+
+    @keeper_rules.setter
+    def keeper_rules(self, rules: list[tuple[str, bool]]) -> None:
+        self.store.setValue("keeper/rules", ",".join(name if on else f"-{name}" for name, on in rules))
+
+    def _folders(self, key: str) -> list[str]:
+        value = self.store.value(key, [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [str(item) for item in items if item]
+
+    @property
+    def reference_folders(self) -> list[str]:
+        """Folders whose files are never proposed for removal (and win keeper ties)."""
+        return self._folders("keeper/reference_folders")
+
+    @reference_folders.setter
+    def reference_folders(self, folders: list[str]) -> None:
+        self.store.setValue("keeper/reference_folders", list(folders))
+
+    @property
+    def preferred_folders(self) -> list[str]:
+        return self._folders("keeper/preferred_folders")
+
+    @preferred_folders.setter
+    def preferred_folders(self, folders: list[str]) -> None:
+        self.store.setValue("keeper/preferred_folders", list(folders))
+
+    def keep_policy(self) -> KeepPolicy:
+        """The core keeper policy these settings describe."""
+        from retrieval_app.core.keeper import KeepPolicy
+
+        rules = tuple(name for name, on in self.keeper_rules if on)
+        return KeepPolicy(rules, tuple(self.reference_folders), tuple(self.preferred_folders))
 
     def sync(self) -> None:
         self.store.sync()

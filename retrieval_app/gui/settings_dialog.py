@@ -1,4 +1,5 @@
-"""Preferences: where the library lives, thumbnail size, CPU threads and the device the model uses."""
+"""Preferences: where the library lives, thumbnail size, CPU threads, the device the model uses,
+and how similar sets choose their keeper (keeper_settings.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from .keeper_settings import KeeperSettings
 from .settings import THUMBNAIL_SIZES, AppSettings
 
 
@@ -70,6 +72,7 @@ class SettingsDialog(QDialog):
         form.addRow("Thumbnail size", self.thumbnail_size)
         form.addRow("CPU threads", self.threads)
         form.addRow("Run the model on", self.device)
+        self.keeper = KeeperSettings(settings)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -78,6 +81,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(note)
+        layout.addWidget(self.keeper)
         layout.addWidget(buttons)
         self.resize(560, self.sizeHint().height())
 
@@ -92,6 +96,7 @@ class SettingsDialog(QDialog):
         self.settings.thumbnail_size = int(self.thumbnail_size.currentData())
         self.settings.threads = self.threads.value()
         self.settings.device = str(self.device.currentData())
+        self.keeper.save()
         self.settings.sync()
         super().accept()
 

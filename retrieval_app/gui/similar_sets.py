@@ -1,9 +1,11 @@
 """The "Similar sets" page: the library's sets of near-duplicates, one open set to review, and export.
 
-Sets are found in a background Task (core `find_groups` through the controller) with the
-search's metric and this page's max distance and smallest size; they are listed largest first.
-The keeper and tick semantics are those of set_picks.py; exports run in a Task with progress
-and cancel.
+Sets are found in a background Task (core `find_sets` through the controller: tiers, the keeper
+by the policy in the settings, the person's decisions) with the search's metric and this page's
+max distance and smallest size; they are listed largest first, and can be filtered by tier.
+The keeper and tick semantics are those of set_picks.py; exports, clean-ups to the Trash and
+their undo run in a Task with progress and cancel. The actions bar (set_actions.py) compares two
+members (compare_view.py), records "not similar" and "keep all", and cleans up.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMenu,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -32,15 +36,20 @@ from .export import export_items_task, follow_export
 from .formatting import plural
 from .progress_panel import ProgressPanel
 from .results import GRID_GAP, PathRole, ResultsView, ThumbnailDelegate
+from .set_actions import TIER_FILTERS, DecisionsDialog, SetActionsBar, confirm_text
 from .set_export_bar import SetExportBar
 from .set_models import GroupsModel, MemberDelegate, MembersModel, member_rows
-from .set_picks import export_items
+from .set_picks import cleanup_plan, export_items
 from .tasks import Task
 
 if TYPE_CHECKING:
-    from retrieval_app.core.groups import Group
+    from retrieval_app.core.cleanup import CleanupReport, PlannedMove, UndoReport
+    from retrieval_app.core.decisions import Decisions
+    from retrieval_app.core.set_review import ReviewedSet
 
+    from .compare_view import CompareDialog
     from .controller import LibraryController
+    from .settings import AppSettings
     from .thumbnails import ThumbnailCache
 
 START_DISTANCE = 0.35
@@ -48,6 +57,8 @@ START_DISTANCE = 0.35
 MAX_SET_SIZE = 1000
 SEARCH_DELAY_MS = 400
 SCROLLBAR_ROOM = 24
+ACTING = frozenset({"export", "clean-up", "undo clean-up"})
+"""Tasks that write files: no new search starts while one runs."""
 
 
 class SetsPage(QWidget):
@@ -66,9 +77,14 @@ class SetsPage(QWidget):
         thumbnails: ThumbnailCache,
         thumbnail_size: int,
         parent: Any = None,
+        settings: AppSettings | None = None,
     ) -> None:
         super().__init__(parent)
         self.controller = controller
+        self.settings = settings
+        self._all_sets: list[ReviewedSet] = []
+        self._can_undo = False
+        self.compare_dialog: CompareDialog | None = None
         self.metric, self.metric_label = "euclidean", "Euclidean"
         self._distances: dict[str, float] = {}
         self._task: Task | None = None
@@ -97,6 +113,11 @@ class SetsPage(QWidget):
         self.min_size.setRange(2, MAX_SET_SIZE)
         self.min_size.setAccessibleName("Smallest set size")
         self.min_size.setToolTip("Leave out sets with fewer images")
+        self.tier_filter = QComboBox()
+        self.tier_filter.setAccessibleName("Show sets holding this tier")
+        self.tier_filter.setToolTip("Show only sets holding exact copies, the same picture, or similar shots")
+        for key, label in TIER_FILTERS.items():
+            self.tier_filter.addItem(label, key)
         self.find_button = QPushButton("Find Sets")
         self.find_button.setAccessibleName("Find similar sets again")
         self.find_button.setToolTip("Look for sets again (after the library changed)")
@@ -110,7 +131,14 @@ class SetsPage(QWidget):
         size_label.setBuddy(self.min_size)
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
-        for widget in (distance_label, self.max_distance, size_label, self.min_size, self.find_button):
+        for widget in (
+            distance_label,
+            self.max_distance,
+            size_label,
+            self.min_size,
+            self.tier_filter,
+            self.find_button,
+        ):
             controls.addWidget(widget)
         controls.addSpacing(8)
         controls.addWidget(self.summary, 1)
@@ -131,6 +159,8 @@ class SetsPage(QWidget):
 
         self.members_title = QLabel()
         self.members_title.setObjectName("resultsTitle")
+        self.members_title.setWordWrap(True)  # the keeper's reason can be long; never widen the page
+        self.members_title.setMinimumWidth(1)
         self.members_help = QLabel(
             "Untick an image (click its box, or Space) to leave it out; "
             "make one the keeper with K or the right-click menu."
@@ -147,6 +177,11 @@ class SetsPage(QWidget):
         self.keep_action.setShortcut(QKeySequence("K"))
         self.keep_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.members_view.addAction(self.keep_action)
+        self.compare_action = QAction("Compare", self.members_view)
+        self.compare_action.setShortcut(QKeySequence("C"))
+        self.compare_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.members_view.addAction(self.compare_action)
+        self.actions_bar = SetActionsBar()
         self.export_bar = SetExportBar()
 
         members = QWidget()
@@ -156,6 +191,7 @@ class SetsPage(QWidget):
         members_layout.addWidget(self.members_title)
         members_layout.addWidget(self.members_help)
         members_layout.addWidget(self.members_view, 1)
+        members_layout.addWidget(self.actions_bar)
         members_layout.addWidget(self.export_bar)
         lists = QHBoxLayout()
         lists.setContentsMargins(0, 0, 0, 0)
@@ -193,6 +229,15 @@ class SetsPage(QWidget):
         self.members_model.picksChanged.connect(self._picks_changed)
         self.keep_action.triggered.connect(self._keep_current)
         self.export_bar.exportRequested.connect(self.choose_destination)
+        self.tier_filter.currentIndexChanged.connect(self._show_filtered)
+        self.compare_action.triggered.connect(self.compare)
+        self.actions_bar.compareRequested.connect(self.compare)
+        self.actions_bar.notSimilarRequested.connect(self.split_selected)
+        self.actions_bar.keepAllRequested.connect(self.keep_all)
+        self.actions_bar.trashRequested.connect(self.trash_others)
+        self.actions_bar.undoRequested.connect(self.undo_cleanup)
+        self.actions_bar.decisionsRequested.connect(self.show_decisions)
+        self.actions_bar.scope.currentIndexChanged.connect(self._update_export)
 
     # -- state from the window ----------------------------------------------------------
     def set_ready(self, ready: bool) -> None:
@@ -267,7 +312,7 @@ class SetsPage(QWidget):
         self.cancel()
         params = self._params()
         metric, max_distance, min_size, _ = params
-        task = self.controller.groups_task(metric, max_distance, min_size)
+        task = self.controller.groups_task(metric, max_distance, min_size, self.keep_policy())
         self._task = task
         self._stopped = False
         task.progressed.connect(self.progress.update_progress)
@@ -284,19 +329,46 @@ class SetsPage(QWidget):
         self.busyChanged.emit()
         return task.start(priority=1)
 
-    def _show_groups(self, task: Task, params: tuple, groups: list[Group]) -> None:
+    def keep_policy(self) -> Any:
+        """The keeper rules and folders from the settings (the core's defaults without settings)."""
+        from retrieval_app.core.keeper import KeepPolicy
+
+        return self.settings.keep_policy() if self.settings is not None else KeepPolicy()
+
+    def _show_groups(self, task: Task, params: tuple, groups: list[ReviewedSet]) -> None:
         if task is not self._task:
             return
         self._shown = params
+        self._all_sets = groups
+        self._show_filtered()
+
+    def _show_filtered(self) -> None:
+        """Show the sets found that hold the tier chosen in the filter (all of them for every tier)."""
+        if self._shown is None:
+            return
+        tier = str(self.tier_filter.currentData() or "")
+        groups = [g for g in self._all_sets if not tier or tier in g.tiers]
+        current = self.current_group()
         self.groups_model.set_groups(groups)
-        metric, max_distance, _, _ = params
+        _, max_distance, _, _ = self._shown
         images = sum(len(group) for group in groups)
+        hidden = len(self._all_sets) - len(groups)
         self.summary.setText(
             f"{plural(len(groups), 'set')} · {plural(images, 'image')} · "
             f"{self.metric_label} distance ≤ {max_distance:.3f}"
+            + (f" · {hidden} hidden by the tier filter" if hidden else "")
+        )
+        same = next(
+            (i for i, g in enumerate(groups) if current is not None and g.members == current.members), 0
         )
         if groups:
-            self.groups_view.setCurrentIndex(self.groups_model.index(0))
+            self.groups_view.setCurrentIndex(self.groups_model.index(same))
+        elif hidden:
+            self._open_group(QModelIndex())
+            self.members_view.set_hint(
+                "No sets with this tier",
+                f"{plural(hidden, 'set')} hidden by the tier filter: choose “Every tier” to see them.",
+            )
         else:
             self._open_group(QModelIndex())
             self.members_view.set_hint(
@@ -305,6 +377,7 @@ class SetsPage(QWidget):
                 "Raise the Max distance, or add more photos.",
             )
         self.setsShown.emit(len(groups))
+        self._update_export()
 
     def _find_failed(self, task: Task, message: str) -> None:
         if task is self._task:
@@ -332,10 +405,10 @@ class SetsPage(QWidget):
         return self._task is not None
 
     def _exporting(self) -> bool:
-        return self._task is not None and self._task.name == "export"
+        return self._task is not None and self._task.name in ACTING
 
     # -- the open set -------------------------------------------------------------------
-    def current_group(self) -> Group | None:
+    def current_group(self) -> ReviewedSet | None:
         index = self.groups_view.currentIndex()
         return self.groups_model.group(index.row()) if index.isValid() else None
 
@@ -352,9 +425,15 @@ class SetsPage(QWidget):
         group, picks = self.members_model.group, self.members_model.picks
         if group is None or picks is None:
             return
+        why = (
+            f" ({group.reason})"
+            if getattr(group, "keeper", None) and group.keeper.path == picks.keeper
+            else ""
+        )
+        kept = " · keep all" if getattr(group, "kept_all", False) else ""
         self.members_title.setText(
             f"Set {group.id} · {plural(len(group), 'image')} · {picks.ticked_count(group)} ticked · "
-            f"keeper {os.path.basename(picks.keeper)}"
+            f"keeper {os.path.basename(picks.keeper)}{why}{kept}"
         )
 
     def _picks_changed(self, group_id: int) -> None:
@@ -390,9 +469,9 @@ class SetsPage(QWidget):
     # -- export -------------------------------------------------------------------------
     def _update_export(self) -> None:
         idle = self._task is None
-        self.export_bar.set_available(
-            idle and self.members_model.group is not None, idle and self.groups_model.rowCount() > 0
-        )
+        open_set, any_set = self.members_model.group is not None, self.groups_model.rowCount() > 0
+        self.export_bar.set_available(idle and open_set, idle and any_set)
+        self.actions_bar.set_available(open_set, any_set, idle and self.controller.is_open, self._can_undo)
 
     def choose_destination(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export the sets into", str(Path.home()))
@@ -419,3 +498,161 @@ class SetsPage(QWidget):
         self.set_ready(self.controller.is_open)
         self.busyChanged.emit()
         return task.start()
+
+    # -- compare, decisions, clean-up -------------------------------------------------------
+    def compare(self) -> CompareDialog | None:
+        """Compare two members: the two selected, else the keeper and the current one (or the next)."""
+        from .compare_view import CompareDialog
+
+        group, picks = self.members_model.group, self.members_model.picks
+        if group is None or picks is None or len(group) < 2:
+            return None
+        rows = member_rows(self.members_view.selectionModel().selectedIndexes())
+        keeper = next(i for i, m in enumerate(group.members) if m.path == picks.keeper)
+        if len(rows) != 2:
+            current = self.members_view.currentIndex().row()
+            other = current if current not in (-1, keeper) else (keeper + 1) % len(group)
+            rows = [keeper, other]
+        dialog = CompareDialog(group.members, picks, rows[0], rows[1], self)
+        dialog.keeperChosen.connect(lambda path: self._choose(path, keeper=True))
+        dialog.tickToggled.connect(lambda path: self._choose(path, keeper=False))
+        self.compare_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _choose(self, path: str, keeper: bool) -> None:
+        group = self.members_model.group
+        if group is None:
+            return
+        row = next(i for i, m in enumerate(group.members) if m.path == path)
+        if keeper:
+            self.members_model.set_keeper(row)
+        else:
+            picks = self.members_model.picks
+            self.members_model.set_ticked([row], not (picks is not None and picks.is_ticked(path)))
+
+    def split_selected(self) -> Task | None:
+        """ "Not similar": the selected members (or the current one) leave this set, for good."""
+        group = self.members_model.group
+        rows = member_rows(self.members_view.selectionModel().selectedIndexes())
+        rows = rows or (
+            [self.members_view.currentIndex().row()] if self.members_view.currentIndex().isValid() else []
+        )
+        if group is None or not rows or len(rows) >= len(group):
+            return None
+        split = [group.members[r] for r in rows]
+        rest = [m for m in group.members if m not in split]
+
+        def change(decisions: Decisions) -> int:
+            for member in split:
+                chosen = [member, *rest]
+                decisions.add("not_similar", [m.id for m in chosen], [m.path for m in chosen])
+            return len(split)
+
+        return self._decide(change, f"{plural(len(split), 'image')} split out of set {group.id}.")
+
+    def keep_all(self) -> Task | None:
+        """ "Keep all": this set is never proposed for clean-up again (until a new member joins it)."""
+        group = self.members_model.group
+        if group is None:
+            return None
+
+        def change(decisions: Decisions) -> int:
+            decisions.add("keep_all", [m.id for m in group.members], [m.path for m in group.members])
+            return 1
+
+        return self._decide(change, f"Set {group.id} is kept whole from now on.")
+
+    def show_decisions(self) -> Task | None:
+        """List the decisions in a dialog that can reset them."""
+
+        def read(decisions: Decisions) -> list:
+            return decisions.all()
+
+        task = self.controller.decisions_task(read)
+        task.finished.connect(self._open_decisions)
+        task.failed.connect(self.error.emit)
+        return task.start(priority=1)
+
+    def _open_decisions(self, listed: list) -> None:
+        dialog = DecisionsDialog(listed, self)
+        dialog.resetRequested.connect(self.reset_decisions)
+        self.decisions_dialog = dialog
+        dialog.open()
+
+    def reset_decisions(self, ids: list[int] | None) -> Task | None:
+        def change(decisions: Decisions) -> int:
+            return decisions.reset(ids)
+
+        return self._decide(change, "Decisions reset.")
+
+    def _decide(self, change: Any, message: str) -> Task | None:
+        if not self.controller.is_open:
+            return None
+        task = self.controller.decisions_task(change)
+        task.finished.connect(lambda _result: self._decided(message))
+        task.failed.connect(self.error.emit)
+        return task.start(priority=1)
+
+    def _decided(self, message: str) -> None:
+        self.message.emit(message)
+        self.library_changed()
+        self.find_sets()
+
+    def trash_plan(self, every_set: bool) -> list[PlannedMove]:
+        """What a clean-up of the open set (or every set shown) would move."""
+        current = self.current_group()
+        groups = self.groups_model.groups() if every_set else [current] if current else []
+        return cleanup_plan(groups, self.groups_model.picks)
+
+    def trash_others(self, every_set: bool = False, confirm: bool = True) -> Task | None:
+        """Move the ticked members other than the keeper to the Trash (after asking), in a Task."""
+        if self._task is not None:
+            return None
+        plan = self.trash_plan(every_set)
+        if not plan:
+            self.error.emit("Nothing to move: only the keeper (or files kept for you) is ticked.")
+            return None
+        if confirm:
+            answer = QMessageBox.question(self, "Move to the Trash", confirm_text(plan))
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+        task = self.controller.cleanup_task(plan)
+        return self._act(task, "Moving to the Trash", self._cleaned)
+
+    def undo_cleanup(self) -> Task | None:
+        """Put back what the latest clean-up moved, in a Task."""
+        if self._task is not None or not self.controller.is_open:
+            return None
+        return self._act(self.controller.undo_cleanup_task(), "Putting files back", self._undone)
+
+    def _act(self, task: Task, title: str, finished: Any) -> Task:
+        self._task = task
+        task.progressed.connect(self.progress.update_progress)
+        task.finished.connect(finished)
+        task.failed.connect(lambda message: self.error.emit(f"{title} failed: {message}"))
+        task.done.connect(lambda: self._acted(task))
+        self.progress.start(title)
+        self.set_ready(self.controller.is_open)
+        self.busyChanged.emit()
+        return task.start()
+
+    def _acted(self, task: Task) -> None:
+        self._task_done(task)
+        self.library_changed()
+        self.controller.refresh_status()
+        self.find_sets()
+
+    def _cleaned(self, report: CleanupReport) -> None:
+        self._can_undo = bool(report.moved)
+        kept = (
+            f"; {plural(len(report.skipped), 'file')} kept ({report.skipped[0][1]})" if report.skipped else ""
+        )
+        self.message.emit(
+            f"Moved {plural(len(report.moved), 'file')} to the Trash{kept}. Undo Clean-up puts them back."
+        )
+
+    def _undone(self, report: UndoReport) -> None:
+        self._can_undo = bool(report.failed)
+        failed = f"; {len(report.failed)} could not be ({report.failed[0][1]})" if report.failed else ""
+        self.message.emit(f"Put back {plural(len(report.restored), 'file')}{failed}.")

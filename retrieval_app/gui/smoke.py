@@ -23,7 +23,7 @@ from PySide6.QtCore import QEventLoop, QSettings, QThreadPool, QTimer, SignalIns
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from retrieval_app.core.images import is_supported
+from foundation.imagetypes import is_supported
 
 from . import IMPORTED_AT
 

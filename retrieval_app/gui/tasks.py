@@ -3,21 +3,21 @@
 The callable receives a report function and a CancelToken (plain Python, as the core expects)
 and its outcome comes back to the main thread in order: `settled` (the work is over: update
 bookkeeping there), then exactly one of `finished`, `failed` or `cancelled`, then `done`.
-Failures arrive as a sentence for people, never a traceback.
+Failures arrive as a sentence for people, never a traceback; a bug's traceback goes to the log
+file (`foundation.logs`) and the sentence says where it is.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
+from foundation.errors import UserError
+from foundation.logs import log_unexpected, unexpected_message
 from retrieval_app.core.progress import Cancelled, CancelToken, Progress
-
-log = logging.getLogger(__name__)
 
 Report = Callable[[object], None]
 TaskFunction = Callable[[Report, CancelToken], Any]
@@ -29,22 +29,17 @@ _running: set[Task] = set()
 
 
 def describe_error(exc: BaseException) -> str:
-    """A one-line message a person can act on; unexpected errors are logged with their traceback."""
-    try:
-        from retrieval_app.core.errors import USER_ERRORS
-    except Exception:  # a broken installation: say what went wrong rather than fail again
-        USER_ERRORS = ()
-    if isinstance(exc, ImportError):
-        log.error("a part of Lookalike could not be loaded", exc_info=exc)
-        return f"Lookalike is not installed completely: {exc}. Reinstall it, or see the log."
-    if isinstance(exc, USER_ERRORS):
+    """A one-line message a person can act on; anything but a `UserError` is a bug, logged with its traceback."""
+    if isinstance(exc, UserError):
         text = str(exc).strip() or type(exc).__name__
         return text[0].upper() + text[1:]
     if isinstance(exc, MemoryError):
         return "Not enough memory for this operation. Close other programs or use a smaller model."
-    log.error("unexpected error in a background task", exc_info=exc)
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"Something went wrong ({type(exc).__name__}: {detail}). Details are in the log."
+    if isinstance(exc, ImportError):
+        path = log_unexpected(exc, "a part of Lookalike could not be loaded")
+        where = f"see {path}" if path else "see the terminal"
+        return f"Lookalike is not installed completely: {exc}. Reinstall it, or {where}."
+    return unexpected_message(exc, "unexpected error in a background task")
 
 
 class Task(QObject):

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from retrieval_app.core.images import ImageLoadError, load_thumbnail
+from foundation.images import ImageLoadError, load_thumbnail
 
 from .qimages import pil_to_qimage
 

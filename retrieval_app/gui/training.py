@@ -1,15 +1,15 @@
 """The work behind the fine-tune dialog, as plain functions the dialog runs in background Tasks.
 
 They import the trainer when called (in a worker thread), report progress through the Task's
-report function, and stop when the CancelToken is set.
+report function, and stop when the CancelToken is set. Learning a metric is the core's
+(`core.metric_learning`, through `LibraryController.learn_metric_task`), shared with the CLI.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -17,12 +17,10 @@ from retrieval_app.core.progress import CancelToken, Progress
 
 from .tasks import Report
 
-if TYPE_CHECKING:
-    from retrieval_app.core.library import Library
-
-MIN_TRAIN_CLASSES = 4
+MIN_TRAIN_CLASSES = 2  # classes that can spare held-out images (options.VAL_MIN_IMAGES + TRAIN_MIN_IMAGES)
+MIN_VALIDATED_IMAGES = 4
 MIN_METRIC_CLASSES = 2
-METRIC_METHODS = {"mmc": "MMC (fast, global)", "lmnn": "LMNN (nearest neighbours)"}
+METRIC_METHODS = {"lmnn": "LMNN (nearest neighbours, default)", "mmc": "MMC (similar pairs close)"}
 
 
 @dataclass
@@ -35,6 +33,10 @@ class FolderSummary:
     skipped: list[tuple[str, str]]
     small_classes: list[str]
 
+    def validated_classes(self) -> int:
+        """Classes with enough images to hold some out and still train on the rest."""
+        return sum(count >= MIN_VALIDATED_IMAGES for _, count in self.classes)
+
     def warnings(self, images_per_class: int) -> list[str]:
         notes = []
         if self.small_classes:
@@ -42,16 +44,22 @@ class FolderSummary:
             notes.append(
                 f"{len(self.small_classes)} classes have fewer than 2 images and are left out: {names}."
             )
-        thin = [name for name, count in self.classes if count < images_per_class]
+        thin = [name for name, count in self.classes if MIN_VALIDATED_IMAGES <= count < images_per_class]
         if thin:
             notes.append(
                 f"{len(thin)} classes have fewer than {images_per_class} images; their images are "
                 "repeated in batches. More examples per class train better."
             )
-        if len(self.classes) < MIN_TRAIN_CLASSES:
+        few = [name for name, count in self.classes if count < MIN_VALIDATED_IMAGES]
+        if few:
             notes.append(
-                f"Fine-tuning needs at least {MIN_TRAIN_CLASSES} classes: half of them are held out "
-                "to measure whether training helps."
+                f"{len(few)} classes have fewer than {MIN_VALIDATED_IMAGES} images: they train, but "
+                "none of their images can be held out to measure the result."
+            )
+        if self.validated_classes() < MIN_TRAIN_CLASSES:
+            notes.append(
+                f"Fine-tuning needs at least {MIN_TRAIN_CLASSES} classes with {MIN_VALIDATED_IMAGES} or "
+                "more images: some of each class's images are held out to measure whether training helps."
             )
         if self.skipped:
             notes.append(f"{len(self.skipped)} files cannot be read and are skipped.")
@@ -91,50 +99,3 @@ def run_training(settings: Any, report: Report, cancel: CancelToken) -> Any:
 
     Path(settings.out).parent.mkdir(parents=True, exist_ok=True)
     return train(settings, on_step=on_step, on_epoch=report, should_stop=lambda: cancel.cancelled)
-
-
-@dataclass
-class MetricResult:
-    path: Path
-    method: str
-    images: int
-    classes: int
-    seconds: float
-
-
-def learn_metric(
-    library: Library, folder: str, method: str, out: Path, report: Report, cancel: CancelToken
-) -> MetricResult:
-    """Embed the labelled folder with the library's own model, fit a linear metric and save it."""
-    from trainer.data import scan_labelled_folder
-    from trainer.linear_metric import fit_metric, save_metric
-
-    started = time.perf_counter()
-    images = scan_labelled_folder(folder)
-    if len(images.classes) < MIN_METRIC_CLASSES:
-        raise ValueError(f"learning a metric needs at least {MIN_METRIC_CLASSES} classes")
-    embedder = library.embedder
-    vectors: dict[int, np.ndarray] = {}
-    report(Progress("embedding", 0, len(images)))
-    items = [(i, str(path)) for i, path in enumerate(images.paths)]
-    for batch in embedder.embed_files(items, cancel):
-        vectors.update(batch.vectors)
-        report(Progress("embedding", len(vectors), len(images)))
-    cancel.raise_if_cancelled()
-    order = sorted(vectors)
-    X = np.stack([vectors[i] for i in order]).astype(np.float64)
-    y = np.asarray([images.labels[i] for i in order], dtype=np.int64)
-    report(Progress("fitting", 0, 0, message=f"Fitting {method.upper()}"))
-    matrix = fit_metric(method, X, y)
-    info = {
-        "method": method,
-        "model": library.model_spec,
-        "model_fingerprint": embedder.fingerprint,
-        "dim": int(X.shape[1]),
-        "classes": len(images.classes),
-        "images": len(order),
-        "folder": folder,
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_metric(str(out), matrix, info)
-    return MetricResult(out, method, len(order), len(images.classes), time.perf_counter() - started)

@@ -38,9 +38,27 @@ def test_folder_summary_warns_about_small_classes(qtbot, window, tmp_path):
     assert dialog.folder_summary.text() == "3 classes · 8 images"
     warnings = dialog.warnings.text()
     assert "1 classes have fewer than 2 images and are left out: lonely" in warnings
-    assert "3 classes have fewer than 4 images" in warnings
-    assert "needs at least 4 classes" in warnings
-    assert not dialog.train_button.isEnabled()  # too few classes to hold some out
+    assert (
+        "3 classes have fewer than 4 images: they train, but none of their images can be held out" in warnings
+    )
+    assert "needs at least 2 classes with 4 or more images" in warnings
+    assert not dialog.train_button.isEnabled()  # no class can spare images to measure training
+
+
+def test_every_class_trains_and_small_ones_are_named(qtbot, window, tmp_path):
+    names = write_labelled_gratings(tmp_path / "labelled", classes=3, per_class=5)
+    for extra in sorted((tmp_path / "labelled" / names[0]).iterdir())[3:]:
+        extra.unlink()
+    dialog = open_dialog(qtbot, window, tmp_path / "labelled")
+    assert "1 classes have fewer than 4 images: they train" in dialog.warnings.text()
+    assert dialog.train_button.isEnabled()  # 2 classes can be measured: enough
+    with qtbot.waitSignal(dialog.trainingEnded, timeout=TRAIN_TIMEOUT_MS) as ended:
+        dialog.train_button.click()
+    result = ended.args[0]
+    status = dialog.train_status.text()
+    assert result.payoff() in status
+    assert "trained on 9 images of 3 classes, measured on 4 held-out images of 2 classes" in status
+    assert f"too few to hold some out, so they train but are not validated: {names[0]}" in status
 
 
 def test_training_runs_to_the_end_and_the_model_can_be_used(qtbot, window, tmp_path):
@@ -57,7 +75,11 @@ def test_training_runs_to_the_end_and_the_model_can_be_used(qtbot, window, tmp_p
     assert [y for _, y in points["recall"]] == [h.recall_at_1 for h in result.history]
     out = Path(result.out)
     assert out.is_file() and out.parent == window.controller.info.root / "models"
-    assert "Done in" in dialog.train_status.text() and out.name in dialog.train_status.text()
+    status = dialog.train_status.text()
+    assert "Done in" in status and out.name in status
+    start, best = result.start_metrics["recall@1"], result.best_metrics["recall@1"]
+    assert f"Recall@1 on your held-out photos: {start:.3f} → {best:.3f}" in status
+    assert "trained on 16 images of 4 classes, measured on 8 held-out images of 4 classes" in status
     assert dialog.use_button.isEnabled()
 
     with qtbot.waitSignal(window.controller.jobEnded, timeout=JOB_TIMEOUT_MS) as switched:
@@ -86,23 +108,33 @@ def test_training_can_be_stopped(qtbot, window, tmp_path):
     assert not dialog.stop_button.isEnabled() and dialog.train_button.isEnabled()
 
 
-def test_learned_metric_becomes_the_librarys_learned_metric(qtbot, window, photos, tmp_path):
+def test_using_the_model_re_embeds_with_progress_and_redoes_the_search(qtbot, window, photos, tmp_path):
     index_folders(qtbot, window, tmp_path / "photos")
-    write_labelled_gratings(tmp_path / "labelled", classes=4, per_class=5)
-    dialog = open_dialog(qtbot, window, tmp_path / "labelled")
-    dialog.tabs.setCurrentIndex(1)
-    dialog.method.setCurrentIndex(dialog.method.findData("mmc"))
-    with qtbot.waitSignal(window.controller.metricLearned, timeout=JOB_TIMEOUT_MS) as learned:
-        dialog.learn_button.click()
-    path = Path(learned.args[0])
-    assert path.is_file() and path.parent == window.controller.info.root / "metrics"
-    assert "MMC learned from 20 images in 4 classes" in dialog.metric_status.text()
-    assert window.controls.metric.currentData() == "learned"
-
     query = photos["scene02"][1]
     with qtbot.waitSignal(window.controller.search.resultsChanged, timeout=JOB_TIMEOUT_MS):
         window.use_as_query(str(query))
-    expected = window.controller.library.search(str(query), k=window.controls.k.value(), metric="learned")
+    before = [r.path for r in window.results_model.results()]
+    write_labelled_gratings(tmp_path / "labelled", classes=4, per_class=6)
+    dialog = open_dialog(qtbot, window, tmp_path / "labelled")
+    with qtbot.waitSignal(dialog.trainingEnded, timeout=TRAIN_TIMEOUT_MS) as ended:
+        dialog.train_button.click()
+    out = str(ended.args[0].out)
+
+    progress: list[Progress] = []
+    window.controller.jobProgress.connect(lambda item: isinstance(item, Progress) and progress.append(item))
+    library = window.controller.library
+    with qtbot.waitSignal(
+        window.controller.search.resultsChanged,
+        timeout=JOB_TIMEOUT_MS,
+        check_params_cb=lambda *_: library.model_spec == out and window.controller.current_job is None,
+    ):
+        dialog.use_button.click()
+    embedded = [p for p in progress if p.stage == "embedding" and p.total > 0]
+    assert embedded and embedded[-1].done == embedded[-1].total == window.status.indexed
+    expected = library.search(
+        str(query), k=window.controls.k.value(), metric=window.controls.metric.currentData()
+    )
     shown = window.results_model.results()
     assert [r.path for r in shown] == [r.path for r in expected]
     assert [r.distance for r in shown] == pytest.approx([r.distance for r in expected], rel=1e-5)
+    assert before  # the search on screen before the switch had results too

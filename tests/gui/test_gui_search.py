@@ -206,6 +206,8 @@ def test_result_actions_open_copy_and_requery(qtbot, indexed, photos, monkeypatc
         "Open Containing Folder",
         "Copy Path",
         "Use as Query",
+        "More Like This",
+        "Less Like This",
         "Exclude from Results",
     ]
     actions["Open Containing Folder"].trigger()

@@ -8,25 +8,30 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QPoint, QRectF, Qt, QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QStyleOptionViewItem
+from PySide6.QtWidgets import QMessageBox, QStyleOptionViewItem
 
 from retrieval_app.core import groups as core_groups
-from retrieval_app.gui.results import DetailRole, DistanceRole, PathRole
+from retrieval_app.gui.results import BadgeRole, DetailRole, DistanceRole, PathRole
 from retrieval_app.gui.set_models import KeeperRole
 from retrieval_app.gui.similar_sets import START_DISTANCE
+from tests.duplicate_sets import write_duplicates
 from tests.gui.conftest import JOB_TIMEOUT_MS, index_folders
 from tests.similar_sets import snapshot, write_similar_sets
 
-THRESHOLD = 0.43  # the tiny test model: widest pair inside a set ~0.33, closest unrelated pair ~0.54
+THRESHOLD = 0.6  # the tiny test model: widest pair inside a set ~0.43, closest unrelated pair ~0.78
 TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
 def library_sets(qtbot, window, tmp_path) -> list[set[str]]:
-    """Four sets of five near-duplicates and four unrelated photos, indexed by the window."""
+    """Four sets of five near-duplicates and four unrelated photos, indexed by the window.
+
+    Every keeper rule is off, so each set's representative keeps, as these tests of ticks and
+    exports assume (the rules have their own tests below and in tests/test_keeper.py)."""
+    window.settings.keeper_rules = [(rule, False) for rule, _ in window.settings.keeper_rules]
     truth = write_similar_sets(tmp_path / "sets")
     index_folders(qtbot, window, tmp_path / "sets")
     return truth
@@ -42,6 +47,7 @@ def show_sets(qtbot, window, max_distance: float = THRESHOLD, min_size: int = 2)
             page.find_sets()
         else:
             window.sets_tab_action.trigger()
+    qtbot.waitUntil(lambda: not page.busy(), timeout=TIMEOUT_MS)  # the find's task ends just after
     return page.groups_model.groups()
 
 
@@ -92,7 +98,7 @@ def test_the_planted_sets_are_listed_largest_first(qtbot, window, library_sets):
     assert first.data(DetailRole) == "all ticked"
     assert first.data(PathRole) == groups[0].representative.path
     qtbot.waitUntil(lambda: first.data(Qt.ItemDataRole.DecorationRole) is not None, timeout=10_000)
-    assert page.summary.text() == "4 sets · 20 images · Euclidean distance ≤ 0.430"
+    assert page.summary.text() == f"4 sets · 20 images · Euclidean distance ≤ {THRESHOLD:.3f}"
     assert page.members_model.group is groups[0]  # the largest set opens by itself
 
     tight = show_sets(qtbot, window, max_distance=0.0)
@@ -126,12 +132,13 @@ def test_opening_a_set_shows_its_members_with_distances(qtbot, window, library_s
     assert member_paths(window) == [m.path for m in groups[2].members]
     model = page.members_model
     rows = [model.index(row) for row in range(model.rowCount())]
-    assert rows[0].data(KeeperRole) and rows[0].data(DetailRole) == "representative"
+    assert rows[0].data(KeeperRole) and rows[0].data(DetailRole).startswith("keeper: ")
     assert rows[0].data(Qt.ItemDataRole.CheckStateRole) is None  # the keeper is always kept
     assert all(r.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked for r in rows[1:])
     distances = [r.data(DistanceRole) for r in rows]
     assert distances[0] == 0 and distances == sorted(distances)
-    assert rows[1].data(DetailRole) == f"distance {distances[1]:.3f}"
+    assert rows[1].data(DetailRole).endswith(f" · {distances[1]:.3f}")  # its tier, then the distance
+    assert rows[1].data(BadgeRole) in ("Exact copy", "Same picture", "Similar shot")
     assert page.members_title.text().startswith("Set 3 · 5 images · 5 ticked · keeper ")
     qtbot.waitUntil(
         lambda: all(r.data(Qt.ItemDataRole.DecorationRole) is not None for r in rows), timeout=10_000
@@ -284,3 +291,233 @@ def test_keyboard_access_and_accessible_names(window):
     ):
         assert widget.accessibleName(), widget
     assert page.keep_action.shortcut() == QKeySequence("K")
+
+
+# -- tiers, keeper, compare and clean-up (generated copies with known truth) ----------------
+
+DUPLICATE_THRESHOLD = (
+    0.45  # the tiny model on tests/duplicate_sets: copies within 0.30, other photos beyond 0.62
+)
+
+
+@pytest.fixture
+def duplicate_sets(qtbot, window, tmp_path, monkeypatch) -> dict[str, str]:
+    """Three sets with known keepers and tiers (tests/duplicate_sets.py), `reference/` a reference
+    folder, and a private Trash."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    roles = write_duplicates(tmp_path / "dupes")
+    window.settings.reference_folders = [os.path.dirname(roles["ref_small"])]
+    index_folders(qtbot, window, tmp_path / "dupes")
+    return roles
+
+
+def open_set_holding(window, path: str) -> None:
+    page = window.sets_page
+    row = next(i for i, g in enumerate(page.groups_model.groups()) if path in {m.path for m in g.members})
+    page.groups_view.setCurrentIndex(page.groups_model.index(row))
+
+
+def member_index(window, path: str):
+    model = window.sets_page.members_model
+    return next(model.index(r) for r in range(model.rowCount()) if model.index(r).data(PathRole) == path)
+
+
+def test_members_show_their_tier_and_the_keeper_says_why(qtbot, window, duplicate_sets):
+    roles = duplicate_sets
+    groups = show_sets(qtbot, window, DUPLICATE_THRESHOLD)
+    assert sorted(len(g) for g in groups) == [2, 2, 3]
+    open_set_holding(window, roles["png_keeper"])
+    keeper = member_index(window, roles["png_keeper"])
+    assert keeper.data(KeeperRole) and keeper.data(DetailRole).startswith("keeper: PNG vs JPEG")
+    assert member_index(window, roles["png_copy"]).data(BadgeRole) == "Exact copy"
+    assert member_index(window, roles["png_reencoded"]).data(BadgeRole) == "Same picture"
+    assert "PNG vs JPEG" in window.sets_page.members_title.text()
+    open_set_holding(window, roles["ref_small"])
+    assert member_index(window, roles["ref_large"]).data(KeeperRole)  # more pixels
+    assert member_index(window, roles["ref_small"]).data(BadgeRole) == "Same picture · R"
+
+    page = window.sets_page
+    page.tier_filter.setCurrentIndex(page.tier_filter.findData("exact"))
+    assert [{m.path for m in g.members} for g in page.groups_model.groups()] == [
+        {roles["png_keeper"], roles["png_copy"], roles["png_reencoded"]}
+    ]
+    assert "2 hidden by the tier filter" in page.summary.text()
+    assert page.groups_model.index(0).data(BadgeRole) == "Exact copy"
+    page.tier_filter.setCurrentIndex(0)
+    assert page.groups_model.rowCount() == 3
+
+
+def test_compare_two_members_zoomed_and_panned_together_with_keys(qtbot, window, duplicate_sets):
+    roles = duplicate_sets
+    show_sets(qtbot, window, DUPLICATE_THRESHOLD)
+    open_set_holding(window, roles["big_keeper"])
+    page = window.sets_page
+    page.members_view.setFocus()
+    page.members_view.setCurrentIndex(member_index(window, roles["big_small"]))
+    QTest.keyClick(page.members_view, Qt.Key.Key_C)
+    dialog = page.compare_dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(dialog.loaded, timeout=10_000)
+    table = {
+        dialog.table.item(r, 0).text(): (dialog.table.item(r, 1).text(), dialog.table.item(r, 2).text())
+        for r in range(dialog.table.rowCount())
+    }
+    assert table["Dimensions"] == ("960×720 (0.7 MP)", "480×360 (0.2 MP)")
+    assert table["Format"] == ("JPEG", "JPEG") and table["File"] == ("large.jpg", "small.jpg")
+    rows = list(table)
+    assert dialog.table.item(rows.index("Dimensions"), 1).font().bold()  # they differ: bold
+    assert not dialog.table.item(rows.index("Format"), 1).font().bold()
+
+    left, right = dialog.left_pane, dialog.right_pane
+
+    def frames() -> list[QRectF]:
+        return [pane.view.frame(QRectF(pane.rect()), pane.current()) for pane in (left, right)]
+
+    def same_framing() -> bool:
+        a, b = frames()
+        return abs(a.width() - b.width()) < 1e-6 and abs(a.left() - b.left()) < 1e-6
+
+    assert same_framing()  # one zoom: the small copy is drawn over the same area as the large one
+    QTest.keyClick(dialog, Qt.Key.Key_1)
+    assert not dialog.view.fit and frames()[0].width() == pytest.approx(960)
+    start = frames()[0].topLeft()
+    QTest.mousePress(left, Qt.MouseButton.LeftButton, pos=left.rect().center())
+    QTest.mouseMove(left, left.rect().center() + QPoint(-40, -30))
+    QTest.mouseRelease(left, Qt.MouseButton.LeftButton, pos=left.rect().center() + QPoint(-40, -30))
+    moved = frames()
+    assert moved[0].topLeft() != start and same_framing()  # panned together
+    QTest.keyClick(dialog, Qt.Key.Key_F)
+    assert dialog.view.fit
+
+    picks = page.members_model.picks
+    QTest.keyClick(dialog, Qt.Key.Key_Space)
+    assert not picks.is_ticked(roles["big_small"]) and "unticked" in dialog.state.text()
+    QTest.keyClick(dialog, Qt.Key.Key_Space)
+    QTest.keyClick(dialog, Qt.Key.Key_K)
+    assert picks.keeper == roles["big_small"] and member_index(window, roles["big_small"]).data(KeeperRole)
+    for mode in ("flicker", "slider", "side"):
+        QTest.keyClick(dialog, Qt.Key.Key_M)
+        assert dialog.mode == mode
+        dialog.grab()  # paints every pane of the mode without error
+    QTest.keyClick(dialog, Qt.Key.Key_Right)
+    assert dialog.right == 1 - dialog.left  # a set of two: the other member again
+    dialog.close()
+
+
+def test_clean_up_moves_the_ticked_others_to_the_trash_and_undo_puts_them_back(
+    qtbot, window, duplicate_sets, tmp_path, monkeypatch
+):
+    roles = duplicate_sets
+    before = snapshot(tmp_path / "dupes")
+    show_sets(qtbot, window, DUPLICATE_THRESHOLD)
+    page = window.sets_page
+    open_set_holding(window, roles["png_keeper"])
+    page.members_model.set_ticked([member_index(window, roles["png_reencoded"]).row()], False)
+    page.actions_bar.scope.setCurrentIndex(page.actions_bar.scope.findData(True))
+    assert sorted(m.path for m in page.trash_plan(every_set=True)) == sorted(
+        [roles["png_copy"], roles["big_small"]]
+    )
+    asked = []
+    monkeypatch.setattr(
+        "retrieval_app.gui.similar_sets.QMessageBox.question",
+        lambda parent, title, text: asked.append(text) or QMessageBox.StandardButton.Yes,
+    )
+    assert page.actions_bar.trash.isEnabled()
+    with qtbot.waitSignal(page.setsShown, timeout=TIMEOUT_MS):
+        page.actions_bar.trash.click()
+    assert asked and asked[0].startswith("Move 2 files from 2 sets to the Trash?")
+    assert window.message_bar.text().startswith("Moved 2 files to the Trash")
+    assert not os.path.exists(roles["png_copy"]) and not os.path.exists(roles["big_small"])
+    assert all(os.path.exists(roles[r]) for r in roles if r not in ("png_copy", "big_small"))
+    assert len(list((tmp_path / "home" / "data" / "Trash" / "files").iterdir())) == 2
+    qtbot.waitUntil(lambda: not page.busy(), timeout=TIMEOUT_MS)
+    assert page.actions_bar.undo.isEnabled()
+    assert sorted(len(g) for g in page.groups_model.groups()) == [2, 2]  # the catalogue followed
+
+    with qtbot.waitSignal(page.setsShown, timeout=TIMEOUT_MS):
+        page.actions_bar.undo.click()
+    assert window.message_bar.text() == "Put back 2 files."
+    assert snapshot(tmp_path / "dupes") == before
+    assert sorted(len(g) for g in page.groups_model.groups()) == [2, 2, 3]
+    assert not page.actions_bar.undo.isEnabled()
+
+
+def test_not_similar_splits_a_member_out_and_sticks(qtbot, window, duplicate_sets):
+    roles = duplicate_sets
+    show_sets(qtbot, window, DUPLICATE_THRESHOLD)
+    page = window.sets_page
+    open_set_holding(window, roles["png_keeper"])
+    page.members_view.setCurrentIndex(member_index(window, roles["png_reencoded"]))
+    with qtbot.waitSignal(page.setsShown, timeout=TIMEOUT_MS):
+        page.actions_bar.not_similar.click()
+    sets = [{m.path for m in g.members} for g in page.groups_model.groups()]
+    assert {roles["png_keeper"], roles["png_copy"]} in sets and not any(
+        roles["png_reencoded"] in s for s in sets
+    )
+    qtbot.waitUntil(lambda: not page.busy(), timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(page.setsShown, timeout=TIMEOUT_MS):
+        page.reset_decisions(None)
+    assert any(roles["png_reencoded"] in {m.path for m in g.members} for g in page.groups_model.groups())
+
+
+def test_keep_all_sticks_and_the_decisions_list_resets_it(qtbot, window, duplicate_sets):
+    roles = duplicate_sets
+    show_sets(qtbot, window, DUPLICATE_THRESHOLD)
+    page = window.sets_page
+    open_set_holding(window, roles["big_keeper"])
+    with qtbot.waitSignal(page.setsShown, timeout=TIMEOUT_MS):
+        page.actions_bar.keep_all.click()
+    qtbot.waitUntil(lambda: not page.busy(), timeout=TIMEOUT_MS)
+    open_set_holding(window, roles["big_keeper"])
+    assert page.current_group().kept_all and page.trash_plan(every_set=False) == []
+    assert "keep all" in page.members_title.text()
+
+    page.actions_bar.decisions.click()
+    qtbot.waitUntil(lambda: getattr(page, "decisions_dialog", None) is not None, timeout=10_000)
+    dialog = page.decisions_dialog
+    assert dialog.list.count() == 1 and dialog.list.item(0).text().startswith(
+        "Keep all: large.jpg, small.jpg"
+    )
+    dialog.list.setCurrentRow(0)
+    with qtbot.waitSignal(page.setsShown, timeout=TIMEOUT_MS):
+        dialog.reset_button.click()
+    qtbot.waitUntil(lambda: not page.busy(), timeout=TIMEOUT_MS)
+    open_set_holding(window, roles["big_keeper"])
+    assert not page.current_group().kept_all
+    assert [m.path for m in page.trash_plan(every_set=False)] == [roles["big_small"]]
+
+
+def test_keeper_rules_are_reordered_switched_and_kept_in_the_settings(qtbot, settings):
+    from retrieval_app.gui.keeper_settings import KeeperSettings
+
+    editor = KeeperSettings(settings)
+    qtbot.addWidget(editor)
+    assert [name for name, _ in editor.chosen_rules()] == [
+        "pixels",
+        "format",
+        "size",
+        "metadata",
+        "oldest",
+        "folders",
+    ]
+    editor.rules.setCurrentRow(2)  # size
+    editor.move_rule(-1)
+    editor.move_rule(-1)
+    editor.rules.item(3).setCheckState(Qt.CheckState.Unchecked)  # metadata
+    editor.reference.setPlainText("/photos/archive\n\n  /photos/scans  \n")
+    editor.save()
+    assert settings.keeper_rules[:4] == [
+        ("size", True),
+        ("pixels", True),
+        ("format", True),
+        ("metadata", False),
+    ]
+    policy = settings.keep_policy()
+    assert policy.rules == ("size", "pixels", "format", "oldest", "folders")
+    assert policy.reference_folders == ("/photos/archive", "/photos/scans")
+    again = KeeperSettings(settings)
+    qtbot.addWidget(again)
+    assert again.chosen_rules() == settings.keeper_rules  # read back as saved

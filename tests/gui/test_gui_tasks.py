@@ -8,6 +8,8 @@ import time
 import pytest
 from PySide6.QtCore import QThread
 
+from foundation.errors import InputError
+from foundation.logs import LOG_NAME
 from retrieval_app.core.progress import Progress
 from retrieval_app.gui.tasks import Task, describe_error, running_tasks
 
@@ -65,21 +67,37 @@ def test_cancel_reaches_the_callable_and_ends_as_cancelled(qtbot):
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (ValueError("not a folder: /nowhere"), "Not a folder: /nowhere"),
-        (KeyError("boom"), "Something went wrong (KeyError: 'boom'). Details are in the log."),
+        (InputError("not a folder: /nowhere"), "Not a folder: /nowhere"),
+        (KeyError("boom"), "Something went wrong (KeyError: 'boom'). Details are in {log}."),
+        (ValueError("bad shape"), "Something went wrong (ValueError: bad shape). Details are in {log}."),
         (MemoryError(), "Not enough memory for this operation."),
     ],
 )
-def test_failures_become_one_plain_sentence(qtbot, error, expected):
+def test_failures_become_one_plain_sentence(qtbot, log_dir, error, expected):
     def work(report, cancel):
         raise error
 
+    expected = expected.format(log=log_dir / LOG_NAME)
     task = Task("fail", work)
     with qtbot.waitSignal(task.failed, timeout=10_000) as failed:
         task.start()
     assert failed.args[0].startswith(expected)
-    assert "Traceback" not in failed.args[0]
+    assert "Traceback" not in failed.args[0] and "\n" not in failed.args[0]
     assert describe_error(error).startswith(expected)
+
+
+def test_a_bug_is_logged_with_its_traceback_and_a_user_error_is_not(log_dir):
+    def broken_step():
+        return {}["missing key"]
+
+    try:
+        broken_step()
+    except KeyError as exc:
+        describe_error(exc)
+    describe_error(InputError("a person's mistake"))
+    logged = (log_dir / LOG_NAME).read_text()
+    assert "Traceback" in logged and "broken_step" in logged and "KeyError: 'missing key'" in logged
+    assert "a person's mistake" not in logged
 
 
 def test_finished_tasks_are_freed_not_kept_by_their_parent(qtbot):

@@ -1,0 +1,243 @@
+"""Queries of several examples, counter-examples, flips and rotations, and regions (core.query)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from foundation.errors import InputError
+from retrieval_app.core import query as q
+from retrieval_app.core.library import Library
+from tests.imagegen import original, write_collection
+from tests.vectors import unit_vectors
+
+TURNS = {
+    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
+    "rot90": Image.Transpose.ROTATE_90,
+    "rot180": Image.Transpose.ROTATE_180,
+    "rot270": Image.Transpose.ROTATE_270,
+    "flip-vertical": Image.Transpose.FLIP_TOP_BOTTOM,
+    "transpose": Image.Transpose.TRANSPOSE,
+    "transverse": Image.Transpose.TRANSVERSE,
+}
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """Eight generated scenes with a resized copy each, indexed with ImageNet Lite0 at 96 px."""
+    root = tmp_path_factory.mktemp("query")
+    sets = write_collection(root / "photos", originals=8, variants=("resized",))
+    with Library.open(root / "lib", model="efficientnet-lite0", image_size=96) as lib:
+        lib.index([root / "photos"])
+        yield lib, sets, root
+
+
+def brute_force(lib: Library, vectors: q.QueryVectors, metric: str) -> list[tuple[str, float]]:
+    """Every indexed image by its least distance to any orientation of the moved query (slow, obvious)."""
+    space = lib.metric_space(metric)
+    ids, stored = lib.catalogue.vectors()
+    paths = lib.catalogue.paths_for(ids)
+    rows = []
+    for orientation in range(vectors.positives.shape[1]):
+        mean = vectors.positives[:, orientation].astype(np.float64).mean(axis=0)
+        if len(vectors.negatives):
+            mean = mean - q.NEGATIVE_WEIGHT * vectors.negatives[:, orientation].astype(np.float64).mean(
+                axis=0
+            )
+        rows.append(mean / np.linalg.norm(mean))
+    moved = space.apply(np.array(rows, dtype=np.float32))
+    mapped = space.apply(stored)
+    found = []
+    for file_id, vector in zip(ids.tolist(), mapped, strict=True):
+        if file_id in vectors.exclude:
+            continue
+        l2 = min(float(np.linalg.norm(vector.astype(np.float64) - m)) for m in moved)
+        found.append((float(space.report(np.array([l2]))[0]), paths[file_id]))
+    return [(path, distance) for distance, path in sorted(found)]
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "mahalanobis"])
+def test_one_positive_searches_exactly_like_a_single_image(library, metric):
+    lib, sets, _ = library
+    example = sets["scene03"][1]
+    expected = lib.search(example, k=6, metric=metric)
+    got = q.search(lib, q.Query((q.Example(example),)), k=6, metric=metric)
+    assert [r.path for r in got] == [r.path for r in expected]
+    assert np.allclose([r.distance for r in got], [r.distance for r in expected], atol=1e-5)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "mahalanobis"])
+@pytest.mark.parametrize("flips", [False, True])
+def test_several_examples_and_negatives_match_brute_force(library, metric, flips):
+    lib, sets, _ = library
+    query = q.Query(
+        (q.Example(sets["scene00"][0]), q.Example(sets["scene01"][1]), q.Example(original(77))),
+        (q.Example(sets["scene02"][0]),),
+        flips=flips,
+    )
+    vectors = q.embed_query(lib, query)
+    assert vectors.positives.shape[:2] == (3, len(q.FLIP_ORIENTATIONS) if flips else 1)
+    assert len(vectors.exclude) == 3  # the three example files of the library; the pasted image has no id
+    expected = brute_force(lib, vectors, metric)
+    got = q.search_vectors(lib, vectors, k=None, metric=metric)
+    assert [r.path for r in got] == [path for path, _ in expected]
+    assert np.allclose([r.distance for r in got], [d for _, d in expected], atol=1e-4)
+    assert [r.rank for r in got] == list(range(1, len(got) + 1))
+
+
+def test_moved_vector_is_the_normalised_weighted_mean(library):
+    rng = np.random.default_rng(0)
+    positives = unit_vectors(rng, 12, 16).reshape(3, 4, 16)
+    negatives = unit_vectors(rng, 8, 16).reshape(2, 4, 16)
+    moved = q.moved_vectors(positives, negatives, weight=0.5)
+    for view in range(4):
+        slow = (
+            sum(positives[i, view] for i in range(3)) / 3
+            - 0.5 * sum(negatives[i, view] for i in range(2)) / 2
+        )
+        assert np.allclose(moved[view], slow / np.linalg.norm(slow), atol=1e-6)
+    alone = q.moved_vectors(positives[:1], negatives[:0])
+    assert np.allclose(alone, positives[0], atol=1e-6)
+
+
+def test_max_distance_and_k_apply_to_the_combined_query(library):
+    lib, sets, _ = library
+    query = q.Query((q.Example(sets["scene00"][0]), q.Example(sets["scene05"][0])))
+    everything = q.search(lib, query, k=None)
+    assert len(everything) == 14  # 16 images, the two examples left out
+    cutoff = everything[4].distance
+    assert [r.path for r in q.search(lib, query, k=None, max_distance=cutoff)] == [
+        r.path for r in everything if r.distance <= cutoff
+    ]
+    assert len(q.search(lib, query, k=3)) == 3
+
+
+def test_a_negative_pushes_its_images_down(library):
+    lib, sets, _ = library
+    positives = (q.Example(sets["scene00"][1]),)
+    unwanted = set(map(str, sets["scene04"]))
+    before = q.search(lib, q.Query(positives), k=None)
+    after = q.search(lib, q.Query(positives, (q.Example(original(4)),)), k=None)
+
+    def ranks(results):
+        return [r.rank for r in results if r.path in unwanted]
+
+    assert sum(ranks(after)) > sum(ranks(before))
+    assert after[0].path == str(sets["scene00"][0])  # the positive's original stays first
+
+
+@pytest.mark.parametrize("kind", list(TURNS))
+def test_flipped_and_rotated_copies_find_their_original_with_flips(library, kind, tmp_path):
+    lib, sets, _ = library
+    found = 0
+    for name, members in sets.items():
+        copy = tmp_path / f"{name}-{kind}.jpg"
+        Image.open(members[0]).transpose(TURNS[kind]).save(copy, quality=85)
+        results = q.search(lib, q.Query((q.Example(copy),), flips=True), k=1)
+        found += results[0].path in {str(p) for p in members}
+    assert found / len(sets) >= 0.95
+
+
+def test_rotated_copies_are_missed_without_flips(library, tmp_path):
+    """The option is what finds them: the generated scenes are not rotation-invariant on their own."""
+    lib, sets, _ = library
+    distances = {}
+    for flips in (False, True):
+        total = 0.0
+        for name, members in sets.items():
+            copy = tmp_path / f"{name}.jpg"
+            Image.open(members[0]).transpose(Image.Transpose.ROTATE_90).save(copy, quality=85)
+            hits = q.search(lib, q.Query((q.Example(copy),), flips=flips), k=None)
+            total += next(r.distance for r in hits if r.path == str(members[0]))
+        distances[flips] = total / len(sets)
+    assert distances[True] < 0.5 * distances[False]
+
+
+def test_turning_the_preprocessed_square_equals_preprocessing_the_turned_photo(library):
+    lib, _, _ = library
+    photo = original(5, (160, 120))
+    embedder = lib.embedder
+    tensor = embedder.preprocess(photo)[None]
+    views = q.oriented(tensor, q.ALL_ORIENTATIONS)
+    assert views.shape == (8, *tensor.shape[1:])
+    for row, (turns, mirror) in enumerate(q.ALL_ORIENTATIONS):
+        turned = photo.rotate(90 * turns, expand=True)
+        if mirror:
+            turned = turned.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        direct = embedder.preprocess(turned)
+        assert torch.mean(torch.abs(views[row] - direct)) < 0.05
+
+
+def test_region_query_finds_the_object_the_whole_image_misses(library, tmp_path):
+    lib, sets, _ = library
+    scene = original(900, (640, 480))
+    photo = Image.open(sets["scene06"][0]).convert("RGB").resize((192, 144))
+    scene.paste(photo, (400, 300))
+    composed = tmp_path / "composed.png"
+    scene.save(composed)
+    region = q.Query((q.Example(composed, (400, 300, 192, 144)),))
+    whole = q.Query((q.Example(composed),))
+    targets = {str(p) for p in sets["scene06"]}
+
+    def distance_to_object(query):
+        return min(r.distance for r in q.search(lib, query, k=None) if r.path in targets)
+
+    assert q.search(lib, region, k=1)[0].path in targets
+    assert distance_to_object(region) < distance_to_object(whole)
+
+
+def test_a_region_of_a_decoded_image(library):
+    lib, sets, _ = library
+    scene = original(901, (640, 480))
+    scene.paste(Image.open(sets["scene02"][0]).convert("RGB").resize((256, 192)), (10, 20))
+    results = q.search(lib, q.Query((q.Example(scene, (10, 20, 256, 192)),)), k=1)
+    assert results[0].path in {str(p) for p in sets["scene02"]}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1,2,3", "x,y,w,h"),
+        ("a,b,c,d", "x,y,w,h"),
+        ("1.5,2,30,40", "x,y,w,h"),
+        ("-1,0,30,30", ">= 0"),
+        ("0,0,4,30", "at least"),
+    ],
+)
+def test_bad_regions_are_refused_with_a_reason(text, message):
+    with pytest.raises(InputError, match=message):
+        q.parse_crop(text)
+
+
+def test_a_region_outside_the_image_is_refused(library, tmp_path):
+    lib, sets, _ = library
+    assert q.parse_crop(" 10, 20,30,40") == (10, 20, 30, 40)
+    with pytest.raises(InputError, match="reaches outside the image, which is 256 x 192"):
+        q.search(lib, q.Query((q.Example(sets["scene00"][0], (200, 100, 100, 50)),)))
+
+
+def test_a_query_needs_a_positive_and_readable_files(library, tmp_path):
+    lib, _, _ = library
+    with pytest.raises(InputError, match="at least one example"):
+        q.search(lib, q.Query(()))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    with pytest.raises(InputError, match="cannot use .*broken.jpg as a query"):
+        q.search(lib, q.Query((q.Example(broken),)))
+
+
+def test_region_fractions_become_a_pixel_crop_inside_the_image():
+    assert q.region_crop((0.25, 0.5, 0.75, 1.0), (400, 300)) == (100, 150, 200, 150)
+    assert q.region_crop((0.9, 0.2, 0.1, 0.6), (400, 300)) == (40, 60, 320, 120)  # drawn right to left
+    assert q.region_crop((0.999, 0.999, 1.2, 1.5), (400, 300)) == (392, 292, 8, 8)  # tiny, at the edge
+
+
+def test_a_region_by_fractions_equals_the_same_crop_in_pixels(library, tmp_path):
+    lib, sets, _ = library
+    path = sets["scene01"][0]  # 256 x 192
+    by_pixels = q.embed_query(lib, q.Query((q.Example(path, crop=(64, 48, 128, 96)),)))
+    by_fractions = q.embed_query(lib, q.Query((q.Example(path, region=(0.25, 0.25, 0.75, 0.75)),)))
+    assert np.allclose(by_pixels.positives, by_fractions.positives, atol=1e-6)
+    assert by_fractions.exclude == by_pixels.exclude != frozenset()
