@@ -15,6 +15,7 @@ import torch
 
 import trainer.train as train_module
 from tests.labelled_gratings import write_labelled_gratings
+from tests.tiny_training import tiny
 from trainer.checkpoint import load_model, read_info
 from trainer.cli import main
 from trainer.data import scan_labelled_folder, split_by_class
@@ -43,27 +44,6 @@ def gratings(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("gratings")
     write_labelled_gratings(root, classes=16, per_class=10, size=48)
     return root
-
-
-def tiny(folder: Path, out: Path, **overrides) -> TrainSettings:
-    """A CPU-sized run: small random-init backbone, small images, few steps."""
-    values = dict(
-        folder=str(folder),
-        out=str(out),
-        backbone="mobilenet_v3_small",
-        pretrained=False,
-        embedding_dim=16,
-        image_size=32,
-        epochs=2,
-        classes_per_batch=3,
-        images_per_class=3,
-        batches_per_epoch=3,
-        device="cpu",
-        workers=0,
-        seed=7,
-    )
-    values.update(overrides)
-    return TrainSettings(**values)
 
 
 def test_training_beats_the_untrained_start_on_held_out_classes(gratings, tmp_path):

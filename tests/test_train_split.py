@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tests.labelled_gratings import write_labelled_gratings
+from tests.tiny_training import tiny
 from trainer.checkpoint import load_model
 from trainer.cli import main
 from trainer.data import LabelledImages, scan_labelled_folder, split_by_images
@@ -86,31 +87,22 @@ def test_load_data_uses_all_classes_by_default_and_splits_classes_on_request(tmp
     assert not set(by_class.train.classes) & set(by_class.val.classes)
 
 
-def _tiny(folder: Path, out: Path, **overrides) -> TrainSettings:
-    values = dict(
-        folder=str(folder),
-        out=str(out),
-        backbone="mobilenet_v3_small",
-        pretrained=False,
-        embedding_dim=8,
-        image_size=32,
-        epochs=2,
-        classes_per_batch=3,
-        images_per_class=2,
-        batches_per_epoch=2,
-        device="cpu",
-        workers=0,
-        seed=1,
-    )
-    values.update(overrides)
-    return TrainSettings(**values)
-
-
 def test_the_start_competes_under_image_validation(tmp_path):
     """A learning rate that wrecks the network: the kept model is the start, and scores as it did."""
     folder = tmp_path / "data"
     write_labelled_gratings(folder, classes=6, per_class=8, size=32)
-    result = train(_tiny(folder, tmp_path / "m.safetensors", lr=30.0, backbone_lr_factor=1.0))
+    result = train(
+        tiny(
+            folder,
+            tmp_path / "m.safetensors",
+            embedding_dim=8,
+            images_per_class=2,
+            batches_per_epoch=2,
+            seed=1,
+            lr=30.0,
+            backbone_lr_factor=1.0,
+        )
+    )
     scores = [(h.metrics["map@r"], h.metrics["recall@1"]) for h in result.history]
     assert (result.best_metrics["map@r"], result.best_metrics["recall@1"]) == max(scores)
     assert result.best_metrics["map@r"] >= result.start_metrics["map@r"]
