@@ -54,3 +54,9 @@ def file_kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a folder"
     return "a special file"
+
+
+def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """Whether `path` is `folder` or lies below it (both made absolute; no link is resolved)."""
+    folder = os.path.abspath(folder)
+    return os.path.commonpath([os.path.abspath(path), folder]) == folder

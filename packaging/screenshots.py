@@ -98,7 +98,7 @@ def _grab_once_when(condition, grab):
 
 
 def wait_for_thumbnails(window: MainWindow, model=None, timeout: float = 60) -> None:
-    model = model or window.results_model
+    model = model or window.results_page.model
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         rows = [model.index(row) for row in range(model.rowCount())]

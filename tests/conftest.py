@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from foundation.logs import LOG_DIR_ENV
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # bugs met by tests (and by the processes they start) are logged here, never in the person's log folder
 os.environ[LOG_DIR_ENV] = tempfile.mkdtemp(prefix="lookalike-test-logs-")
+atexit.register(shutil.rmtree, os.environ[LOG_DIR_ENV], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -114,11 +114,12 @@ def main() -> int:
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
 
+    import retrieval_app.core.index_store as index_store
     import retrieval_app.core.library as library
 
     library.SAVE_EVERY_SECONDS = 0.0
     if args.exact_limit is not None:
-        library.EXACT_LIMIT = args.exact_limit
+        index_store.EXACT_LIMIT = args.exact_limit
     if args.point == "embed":
         _arm_embed(args.count)
     elif args.point == "commit":

@@ -192,9 +192,9 @@ def test_damaged_exact_index_and_transform_are_rebuilt_not_fatal(indexed, capsys
 
 
 def _hnsw_library(root, photos, checkpoint, monkeypatch):
-    import retrieval_app.core.library as library_module
+    import retrieval_app.core.index_store as index_store
 
-    monkeypatch.setattr(library_module, "EXACT_LIMIT", 4)
+    monkeypatch.setattr(index_store, "EXACT_LIMIT", 4)
     with Library.open(root, model=str(checkpoint)) as library:
         library.index([photos])
         assert isinstance(library.index_for("euclidean")[0], HnswIndex)

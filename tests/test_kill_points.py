@@ -73,9 +73,9 @@ def indexed_in_catalogue(library: Path) -> int:
 def test_killed_at_a_dangerous_moment_resumes_without_loss_or_duplicates(
     tmp_path, photos, tiny_checkpoint, monkeypatch, point, count, exact_limit
 ):
-    import retrieval_app.core.library as library_module
+    import retrieval_app.core.index_store as index_store
 
-    monkeypatch.setattr(library_module, "EXACT_LIMIT", exact_limit or library_module.EXACT_LIMIT)
+    monkeypatch.setattr(index_store, "EXACT_LIMIT", exact_limit or index_store.EXACT_LIMIT)
     first, second = photos
     library = tmp_path / "lib"
     with Library.open(library, model=str(tiny_checkpoint)) as opened:

@@ -208,10 +208,11 @@ def test_rgba_query_image(tmp_path, photos, tiny_checkpoint):
 def test_a_grown_library_tunes_its_graph_search_and_retunes_after_growing(
     tmp_path, photos, lite_model_spec, monkeypatch, capsys
 ):
-    import retrieval_app.core.library as library_module
+    import retrieval_app.core.index_store as index_store
     from retrieval_app.cli.main import main
+    from retrieval_app.core.reports import DEFAULT_K
 
-    monkeypatch.setattr(library_module, "EXACT_LIMIT", 10)
+    monkeypatch.setattr(index_store, "EXACT_LIMIT", 10)
     folder = tmp_path / "photos"
     with _open(tmp_path, lite_model_spec) as library:
         reports = []
@@ -219,7 +220,7 @@ def test_a_grown_library_tunes_its_graph_search_and_retunes_after_growing(
         assert [r.stage for r in reports][-1] == "tuning search" and reports[-1].fraction == 1.0
         index, _ = library.index_for("euclidean")
         assert isinstance(index, HnswIndex)
-        assert (index.tuning.size, index.tuning.k) == (16, library_module.DEFAULT_K)
+        assert (index.tuning.size, index.tuning.k) == (16, DEFAULT_K)
         first = index.tuning
     assert main(["--library", str(tmp_path / "lib"), "status"]) == 0
     assert f"HNSW graph of 16 vectors, ef {index.ef} (recall@12 {first.recall:.3f}" in capsys.readouterr().out

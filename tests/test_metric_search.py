@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval_app.core.library import MAHALANOBIS_FILE, Library
+from retrieval_app.core.library import Library
 from retrieval_app.core.lock import LibraryLock
+from retrieval_app.core.metric_spaces import MAHALANOBIS_FILE
 from retrieval_app.core.metrics import SAMPLES_PER_COMPONENT, SHRINKAGE
 from tests.imagegen import write_collection
 from trainer.linear_metric import save_metric

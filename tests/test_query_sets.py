@@ -90,3 +90,20 @@ def test_a_copy_added_later_is_checked_alone(library, tmp_path, monkeypatch):
     group = next(g for g in found_sets(find_groups(lib)) if copy in g)
     assert len(group) >= 2 and group - {copy} <= truth[1]  # with its original's photos
     lib.remove_folder(folder)
+
+
+def test_groups_command_matches_turned_copies_unless_no_flips(library, capsys):
+    import json
+
+    from retrieval_app.cli.main import main
+
+    lib, truth = library
+    turned = {p for s in truth for p in s if p.endswith(tuple(f"/{k}.jpg" for k in TURNS))}
+
+    def grouped(*flags: str) -> set[str]:
+        assert main(["--library", str(lib.root), "groups", "--json", "-q", *flags]) == 0
+        payload = json.loads(capsys.readouterr().out)
+        return {m["path"] for g in payload["groups"] for m in g["members"]}
+
+    assert turned <= grouped()
+    assert not turned & grouped("--no-flips")

@@ -55,6 +55,15 @@ def policy_from(args: argparse.Namespace) -> KeepPolicy:
     return KeepPolicy(parse_rules(args.keep), tuple(args.reference), tuple(args.prefer))
 
 
+def add_flips_option(parser: argparse.ArgumentParser) -> None:
+    """`--no-flips`: sets leave out rotated and mirrored copies (faster: no turned views to embed)."""
+    parser.add_argument(
+        "--no-flips",
+        action="store_true",
+        help="do not match rotated and mirrored copies (on by default; the first run embeds 7 turned views per image)",
+    )
+
+
 def reviewed_sets(
     library: Library, args: argparse.Namespace, bar: TqdmProgress, token: CancelToken
 ) -> list[ReviewedSet]:
@@ -68,6 +77,7 @@ def reviewed_sets(
         policy=policy_from(args),
         progress=bar,
         cancel=token,
+        flips=not args.no_flips,
     )
     return with_tiers(sets, args.tier) if args.tier else sets
 
@@ -233,6 +243,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     clean.add_argument("--max-distance", type=float, default=DEFAULT_MAX_DISTANCE)
     clean.add_argument("--min-size", type=int, default=2)
     clean.add_argument("--neighbours", type=int, default=DEFAULT_NEIGHBOURS)
+    add_flips_option(clean)
     add_keep_options(clean)
     how = clean.add_mutually_exclusive_group()
     how.add_argument("--dry-run", action="store_true", help="only print what would move (the default)")

@@ -22,7 +22,14 @@ from retrieval_app.core.library import DEFAULT_K, Library
 from retrieval_app.core.metrics import METRICS
 from retrieval_app.core.progress import Cancelled, CancelToken
 
-from .cleanup_commands import add_keep_options, policy_from, print_sets, reviewed_sets, sets_payload
+from .cleanup_commands import (
+    add_flips_option,
+    add_keep_options,
+    policy_from,
+    print_sets,
+    reviewed_sets,
+    sets_payload,
+)
 from .display import shown
 from .library_commands import cancel_on_interrupt, open_library
 from .progress_bar import TqdmProgress
@@ -48,6 +55,7 @@ def _groups(library: Library, args: argparse.Namespace, bar: TqdmProgress, token
         k=args.neighbours,
         progress=bar,
         cancel=token,
+        flips=not args.no_flips,
     )
 
 
@@ -135,6 +143,7 @@ def _add_group_options(parser: argparse.ArgumentParser, max_distance_default: fl
         default=DEFAULT_NEIGHBOURS,
         help=f"neighbours looked at per image (default {DEFAULT_NEIGHBOURS}; widened when all are close)",
     )
+    add_flips_option(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

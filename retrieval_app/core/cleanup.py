@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from foundation.errors import UserError
+from foundation.files import is_inside
 
 from .progress import CancelToken, ProgressCallback, ProgressMeter
 from .set_review import ReviewedSet
@@ -154,7 +155,7 @@ def _checked_entries(
     checked_trash: set[str] = set()
     for move in plan:
         row, keeper = rows.get(move.path), rows.get(move.keeper)
-        if not any(_inside(move.path, folder) for folder in folders):
+        if not any(is_inside(move.path, folder) for folder in folders):
             skipped.append((move.path, "not inside a library folder"))
             continue
         if row is None or keeper is None or move.path == move.keeper:
@@ -204,11 +205,6 @@ def _changed(path: str, row: dict) -> str | None:
     if info.st_size != row["size"] or info.st_mtime_ns != row["mtime_ns"]:
         return f"{os.path.basename(path)} changed since indexing (run `lookalike index`)"
     return None
-
-
-def _inside(path: str, folder: str) -> bool:
-    folder = os.path.abspath(folder)
-    return os.path.commonpath([os.path.abspath(path), folder]) == folder
 
 
 def _journal_path(library: Library) -> Path:

@@ -1,7 +1,8 @@
-"""The main window: query and controls on the left; on the right the results grid and the similar sets.
+"""The main window: query and controls on the left; on the right the search results and the similar sets.
 
-It only arranges widgets and forwards what the person does to the LibraryController; every
-call into the core happens in the controller's background tasks.
+It composes the pages (results_page.py, similar_sets.py), wires them to the LibraryController and
+owns what belongs to the whole window: menus and shortcuts, tabs, drag and drop, messages and the
+status bar. Every call into the core happens in the controller's background tasks.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import (
     QCloseEvent,
     QDesktopServices,
@@ -22,7 +23,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QSplitter,
     QStackedWidget,
@@ -36,19 +36,15 @@ from foundation.imagetypes import supported_suffixes
 
 from .controller import LibraryController, LibraryInfo
 from .drops import QueryCandidate, accepts, candidate_from_path, candidates_from_mime
-from .export import export_items_task, follow_export
-from .export_bar import ResultsExportBar
 from .folders import SkippedDialog
 from .formatting import format_duration, plural
 from .message_bar import MessageBar
-from .progress_panel import ProgressPanel
 from .resources import app_icon, has_icon_theme, sample_folder
-from .results import PathRole, ResultsModel, ResultsView, ThumbnailDelegate
+from .results_page import ResultsPage
 from .search_session import QueryInfo
 from .settings import AppSettings
 from .sidebar import LEFT_WIDTH, Sidebar
 from .similar_sets import SetsPage
-from .tasks import Task
 from .thumbnails import ThumbnailCache
 from .welcome import WelcomePage
 from .window_actions import MENUS, TOOLBAR, create_actions, fill
@@ -70,7 +66,6 @@ class MainWindow(QMainWindow):
         self._model_override = model
         self._add_sample = add_sample
         self._pending_query: QueryCandidate | None = None
-        self._export: Task | None = None
         self._job_cancellable = False
         self.status = None
         self.info: LibraryInfo | None = None
@@ -78,8 +73,6 @@ class MainWindow(QMainWindow):
 
         self.controller = LibraryController(self)
         self.thumbnails = ThumbnailCache(settings.thumbnail_size, parent=self)
-        self.results_model = ResultsModel(self.thumbnails, self)
-        self.delegate = ThumbnailDelegate(settings.thumbnail_size, self)
 
         self.setWindowTitle("Lookalike")
         self.setWindowIcon(app_icon())
@@ -115,34 +108,14 @@ class MainWindow(QMainWindow):
         self.folders = self.sidebar.folders
 
         self.message_bar = MessageBar()
-        self.results_title = QLabel()
-        self.results_title.setObjectName("resultsTitle")
-        self.results_view = ResultsView()
-        self.results_view.setModel(self.results_model)
-        self.results_view.setItemDelegate(self.delegate)
-        self.results_view.set_hint("Opening your library…", "", app_icon())
         self.welcome = WelcomePage(self.sample is not None)
-        self.export_progress = ProgressPanel()
-        self.export_progress.bar.setAccessibleName("Export progress")
-        self.export_progress.cancel.setAccessibleName("Stop the export")
-        self.export_progress.cancel.setToolTip("Stop (Esc): what is already written stays, with its list")
-        self.export_bar = ResultsExportBar()
-        self.export_bar.hide()
-
-        results_page = QWidget()
-        results_layout = QVBoxLayout(results_page)
-        results_layout.setContentsMargins(12, 8, 12, 0)
-        results_layout.setSpacing(6)
-        results_layout.addWidget(self.results_title)
-        results_layout.addWidget(self.export_progress)
-        results_layout.addWidget(self.results_view, 1)
-        results_layout.addWidget(self.export_bar)
+        self.results_page = ResultsPage(self.controller, self.thumbnails, self.settings.thumbnail_size)
         self.sets_page = SetsPage(
             self.controller, self.thumbnails, self.settings.thumbnail_size, settings=self.settings
         )
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(results_page, "Search results")
+        self.tabs.addTab(self.results_page, "Search results")
         self.tabs.addTab(self.sets_page, "Similar sets")
         self.tabs.setTabToolTip(0, "Images similar to the query (Ctrl+1)")
         self.tabs.setTabToolTip(1, "Sets of similar images across the library, to review and export (Ctrl+2)")
@@ -207,8 +180,14 @@ class MainWindow(QMainWindow):
         self.sets_page.message.connect(self.show_info)
         self.sets_page.openRequested.connect(self.open_externally)
         self.sets_page.busyChanged.connect(self._update_cancel)
-        self.export_bar.exportRequested.connect(self.export_results)
-        self.export_progress.cancelRequested.connect(self.cancel_export)
+        page = self.results_page
+        page.error.connect(self.show_error)
+        page.message.connect(self.show_info)
+        page.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        page.openRequested.connect(self.open_externally)
+        page.queryRequested.connect(self.use_as_query)
+        page.refineRequested.connect(self.refine_query)
+        page.exportChanged.connect(self._update_export)
         self.tabs.currentChanged.connect(self._tab_changed)
 
         self.query_panel.openRequested.connect(self.choose_query)
@@ -224,8 +203,6 @@ class MainWindow(QMainWindow):
         self.folders.progress.cancelRequested.connect(self.cancel_library_job)
         self.welcome.sampleRequested.connect(self.add_sample)
         self.welcome.addFolderRequested.connect(self.choose_folder)
-        self.results_view.activated.connect(self._open_result)
-        self.results_view.customContextMenuRequested.connect(self._show_result_menu)
 
     def _restore(self) -> None:
         if self.settings.geometry is not None:
@@ -252,7 +229,7 @@ class MainWindow(QMainWindow):
         self.settings.metric, self.settings.k = metric, k
         self.settings.sync()
         self.sets_page.cancel()
-        self.cancel_export()
+        self.results_page.cancel()
         self.thumbnails.clear()
         self.controller.shutdown()
         event.accept()
@@ -268,7 +245,7 @@ class MainWindow(QMainWindow):
             self.finetune_action,
         ):
             action.setEnabled(ready)
-        self._update_export()
+        self.results_page.set_ready(ready)
         self.sets_page.set_ready(ready)
 
     def _opened(self, info: LibraryInfo) -> None:
@@ -281,9 +258,6 @@ class MainWindow(QMainWindow):
         self.controls.describe_metrics(info.metric_rows)
         self.sets_page.reset()
         self.sets_page.set_metric(str(self.controls.metric.currentData()), self.controls.metric.currentText())
-        self.results_view.set_hint(
-            "Drop an image here", "or paste one (Ctrl+V), or open one (Ctrl+O)", app_icon()
-        )
         self.controller.search.set_params(*self.controls.params())
         if self._add_sample:
             self._add_sample = False
@@ -294,7 +268,7 @@ class MainWindow(QMainWindow):
 
     def _open_failed(self, message: str) -> None:
         self.folders.progress.finish()
-        self.results_view.set_hint("The library could not be opened", message)
+        self.results_page.open_failed(message)
         where = f" at {self.library_dir}" if self.library_dir else ""
         self.show_error(f"Could not open the library{where}: {message}")
 
@@ -335,8 +309,8 @@ class MainWindow(QMainWindow):
 
     def cancel(self) -> None:
         """Esc: stop the results export, else the similar sets' search or export, else the library job."""
-        if self._export is not None:
-            self.cancel_export()
+        if self.results_page.busy():
+            self.results_page.cancel()
         elif self.sets_page.busy():
             self.sets_page.cancel()
         else:
@@ -350,7 +324,7 @@ class MainWindow(QMainWindow):
     def _update_cancel(self) -> None:
         """Esc is enabled while something it can stop is running."""
         self.cancel_action.setEnabled(
-            self._job_cancellable or self._export is not None or self.sets_page.busy()
+            self._job_cancellable or self.results_page.busy() or self.sets_page.busy()
         )
 
     # -- folders ------------------------------------------------------------------------
@@ -465,112 +439,29 @@ class MainWindow(QMainWindow):
             self.controller.search.set_params(*self.controls.params())
 
     def _results_changed(self, results: list, seconds: float) -> None:
-        self.results_model.set_results(results)
-        metric, _, limit = self.controls.params()
+        _, _, limit = self.controls.params()
+        library_empty = self.status is not None and not self.status.indexed
+        self.results_page.show_results(results, self.controls.metric.currentText(), limit, library_empty)
         if limit is None and results:
             self.controls.set_scale(max(r.distance for r in results))
-        label = self.controls.metric.currentText()
         self.query_panel.set_state(f"{plural(len(results), 'result')} in {format_duration(seconds)}")
-        self.results_title.setText(
-            f"{plural(len(results), 'similar image')} to “{self.controller.search.query_label}” · {label} distance"
-        )
-        if not results:
-            if limit is not None:
-                detail = f"Nothing is within distance {limit:.2f}. Move the Max distance slider to the right."
-            elif self.status is not None and not self.status.indexed:
-                detail = (
-                    "The library has no indexed images yet. Add a folder, or wait for indexing to finish."
-                )
-            else:
-                detail = "Try another metric or a larger number of results."
-            self.results_view.set_hint("No similar images", detail)
-        self._update_export()
 
     def _search_failed(self, message: str) -> None:
         self.query_panel.set_state("")
         self.show_error(message)
 
-    # -- results ------------------------------------------------------------------------
-    def selected_paths(self) -> list[str]:
-        rows = sorted(i.row() for i in self.results_view.selectionModel().selectedIndexes())
-        return [self.results_model.result(row).path for row in rows]
-
-    def _open_result(self, index: QModelIndex) -> None:
-        self.open_externally(index.data(PathRole))
-
+    # -- what the pages ask of the window -----------------------------------------------
     def open_externally(self, path: str) -> None:
         if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
             self.show_error(f"No program is set up to open {os.path.basename(path)}.")
 
-    def result_menu(self, index: QModelIndex) -> QMenu:
-        """Open, open containing folder, copy path, use as query, exclude (the selection, or this one)."""
-        path = index.data(PathRole)
-        paths = self.selected_paths() if path in self.selected_paths() else [path]
-        menu = QMenu(self)
-        menu.addAction("Open", lambda: self.open_externally(path))
-        menu.addAction("Open Containing Folder", lambda: self.open_externally(os.path.dirname(path)))
-        menu.addAction(
-            "Copy Path" if len(paths) == 1 else f"Copy {len(paths)} Paths",
-            lambda: QGuiApplication.clipboard().setText("\n".join(paths)),
-        )
-        menu.addSeparator()
-        menu.addAction("Use as Query", lambda: self.use_as_query(path))
-        if self.controller.search.query_label is not None:
-            menu.addAction("More Like This", lambda: self.refine_query(path, True))
-            menu.addAction("Less Like This", lambda: self.refine_query(path, False))
-        exclude = "Exclude from Results" if len(paths) == 1 else f"Exclude {len(paths)} Images from Results"
-        menu.addAction(exclude, lambda: self.controller.exclude(paths))
-        return menu
-
-    def _show_result_menu(self, position: QPoint) -> None:
-        index = self.results_view.indexAt(position)
-        if index.isValid():
-            self.result_menu(index).exec(self.results_view.viewport().mapToGlobal(position))
-
     def export_results(self) -> None:
         """Copy or link the results on screen into a folder the person picks (Ctrl+E, Export…)."""
-        if self._export is not None or not self.results_model.rowCount():
-            return
-        folder = QFileDialog.getExistingDirectory(self, "Export the results into", str(Path.home()))
-        if folder:
-            self.export_to(folder)
-
-    def export_to(self, folder: str) -> Task | None:
-        """Export the results on screen into `folder`, numbered by rank as the bar says, in the background."""
-        results = self.results_model.results()
-        if self._export is not None or not results:
-            return None
-        from retrieval_app.core.export import items_for_results
-
-        search = self.controller.search
-        items = items_for_results(results, search.query_path or search.query_label)
-        task = export_items_task(
-            items, folder, self.export_bar.mode_choice(), manifests=self.export_bar.manifests()
-        )
-        follow_export(task, folder, self.export_progress, self.show_info, self.show_error)
-        task.done.connect(self._export_done)
-        self._export = task
-        self._update_export()
-        return task.start()
-
-    def cancel_export(self) -> None:
-        """Stop the results export; the files written so far stay, listed in the manifest."""
-        if self._export is not None:
-            self._export.cancel()
-            self.statusBar().showMessage("Stopping the export…", 5000)
-
-    def _export_done(self) -> None:
-        self._export = None
-        self.export_progress.finish()
-        self._update_export()
+        self.results_page.choose_destination()
 
     def _update_export(self) -> None:
-        """The export action and bar follow the results on screen and whether an export is running."""
-        count = self.results_model.rowCount()
-        idle = self._export is None
-        self.export_action.setEnabled(self.controller.is_open and count > 0 and idle)
-        self.export_bar.set_available(count, self.controller.is_open and idle)
-        self.export_bar.setVisible(count > 0)
+        """The Export action follows the results page; so does Esc."""
+        self.export_action.setEnabled(self.results_page.can_export())
         self._update_cancel()
 
     # -- similar sets -------------------------------------------------------------------
@@ -631,22 +522,17 @@ class MainWindow(QMainWindow):
     def apply_settings(self, reopen: bool) -> None:
         """Use the saved settings now; `reopen` closes the library and opens it (or another) again."""
         size = self.settings.thumbnail_size
-        self.delegate.thumbnail_size = size
         self.thumbnails.set_size(size)
-        self.results_view.fit_grid()
-        self.results_view.doItemsLayout()
+        self.results_page.set_thumbnail_size(size)
         self.sets_page.set_thumbnail_size(size)
         if reopen:
             self.library_dir = self.settings.library_dir or self.library_dir
             self.controller.shutdown()
             self.info = None
             self._set_library_ready(False)
-            self.results_model.set_results([])
-            self._update_export()
-            self.results_title.clear()
+            self.results_page.clear()
             self.query_panel.clear()
             self.sets_page.reset()
-            self.results_view.set_hint("Opening your library…", "", app_icon())
             self.start()
 
     def show_about(self) -> None:

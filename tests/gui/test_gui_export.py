@@ -32,13 +32,13 @@ def searched(qtbot, window, photos):
 
 
 def result_paths(window) -> list[str]:
-    return [result.path for result in window.results_model.results()]
+    return [result.path for result in window.results_page.model.results()]
 
 
 def export(qtbot, window, folder: Path) -> str:
     """Export the results on screen into `folder` and wait for the end; returns the message shown."""
-    assert window.export_bar.button.isEnabled() and window.export_action.isEnabled()
-    assert window.export_to(str(folder)) is not None
+    assert window.results_page.export_bar.button.isEnabled() and window.export_action.isEnabled()
+    assert window.results_page.export_to(str(folder)) is not None
     qtbot.waitUntil(lambda: window.export_action.isEnabled(), timeout=JOB_TIMEOUT_MS)
     return window.message_bar.text()
 
@@ -50,7 +50,7 @@ def manifest_rows(folder: Path) -> list[dict]:
 
 def test_results_are_copied_numbered_by_rank_with_manifests(qtbot, searched, photos, tmp_path):
     window = searched
-    bar = window.export_bar
+    bar = window.results_page.export_bar
     assert bar.isVisible() and bar.what.text() == "the 11 results"
     with qtbot.waitSignal(window.controller.search.resultsChanged, timeout=SEARCH_TIMEOUT_MS):
         window.controls.k.setValue(3)
@@ -79,12 +79,12 @@ def test_results_are_copied_numbered_by_rank_with_manifests(qtbot, searched, pho
         assert (destination / name).read_bytes() == Path(path).read_bytes()
     assert message == f"Copied 3 images to {destination} (list in manifest.csv and manifest.json)."
     assert window.message_bar.kind == "info"
-    assert not window.export_progress.isVisible() and not window.cancel_action.isEnabled()
+    assert not window.results_page.progress.isVisible() and not window.cancel_action.isEnabled()
 
 
 def test_links_mode_links_every_result(qtbot, searched, tmp_path):
     window = searched
-    bar = window.export_bar
+    bar = window.results_page.export_bar
     bar.mode.setCurrentIndex(bar.mode.findData("link"))
     assert bar.explanation.text().startswith("Links the 11 results")
     destination = tmp_path / "linked"
@@ -118,17 +118,17 @@ def test_stop_or_esc_ends_an_export_in_flight_and_keeps_what_was_written(
     monkeypatch.setattr(core_export, "_place", slow_place)
     destination = tmp_path / "stopped"
     try:
-        window.export_to(str(destination))
+        window.results_page.export_to(str(destination))
         qtbot.waitUntil(third.is_set, timeout=JOB_TIMEOUT_MS)
-        assert window.export_progress.isVisible() and window.cancel_action.isEnabled()
-        assert not window.export_action.isEnabled() and not window.export_bar.button.isEnabled()
-        assert window.export_to(str(tmp_path / "second")) is None  # one export at a time
+        assert window.results_page.progress.isVisible() and window.cancel_action.isEnabled()
+        assert not window.export_action.isEnabled() and not window.results_page.export_bar.button.isEnabled()
+        assert window.results_page.export_to(str(tmp_path / "second")) is None  # one export at a time
         if how == "stop button":
-            qtbot.mouseClick(window.export_progress.cancel, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(window.results_page.progress.cancel, Qt.MouseButton.LeftButton)
         else:
             window.activateWindow()
-            QTest.keyClick(window.results_view, Qt.Key.Key_Escape)
-        assert window.export_progress.isVisible()  # until the file being written is done
+            QTest.keyClick(window.results_page.view, Qt.Key.Key_Escape)
+        assert window.results_page.progress.isVisible()  # until the file being written is done
     finally:
         release.set()
     qtbot.waitUntil(lambda: window.export_action.isEnabled(), timeout=JOB_TIMEOUT_MS)
@@ -139,7 +139,7 @@ def test_stop_or_esc_ends_an_export_in_flight_and_keeps_what_was_written(
     message = window.message_bar.text()
     assert message == f"Copied 3 images to {destination} (list in manifest.csv); stopped before the end."
     assert window.message_bar.kind == "info"
-    assert not window.export_progress.isVisible() and not window.cancel_action.isEnabled()
+    assert not window.results_page.progress.isVisible() and not window.cancel_action.isEnabled()
     assert not (tmp_path / "second").exists()
 
 

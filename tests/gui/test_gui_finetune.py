@@ -113,7 +113,7 @@ def test_using_the_model_re_embeds_with_progress_and_redoes_the_search(qtbot, wi
     query = photos["scene02"][1]
     with qtbot.waitSignal(window.controller.search.resultsChanged, timeout=JOB_TIMEOUT_MS):
         window.use_as_query(str(query))
-    before = [r.path for r in window.results_model.results()]
+    before = [r.path for r in window.results_page.model.results()]
     write_labelled_gratings(tmp_path / "labelled", classes=4, per_class=6)
     dialog = open_dialog(qtbot, window, tmp_path / "labelled")
     with qtbot.waitSignal(dialog.trainingEnded, timeout=TRAIN_TIMEOUT_MS) as ended:
@@ -134,7 +134,7 @@ def test_using_the_model_re_embeds_with_progress_and_redoes_the_search(qtbot, wi
     expected = library.search(
         str(query), k=window.controls.k.value(), metric=window.controls.metric.currentData()
     )
-    shown = window.results_model.results()
+    shown = window.results_page.model.results()
     assert [r.path for r in shown] == [r.path for r in expected]
     assert [r.distance for r in shown] == pytest.approx([r.distance for r in expected], rel=1e-5)
     assert before  # the search on screen before the switch had results too

@@ -12,7 +12,7 @@ from tests.imagegen import original
 
 def test_first_start_offers_to_add_a_folder(window):
     assert window.stack.currentWidget() is window.welcome
-    assert window.results_view.hint()[0] == "Drop an image here"
+    assert window.results_page.view.hint()[0] == "Drop an image here"
     assert window.welcome.add_button.isVisible()
     assert window.folders.model.rowCount() == 0
     assert window.controller.info.model.endswith("tiny.safetensors")

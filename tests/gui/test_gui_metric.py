@@ -46,7 +46,7 @@ def test_a_better_metric_becomes_the_librarys_learned_metric(qtbot, window, phot
     with qtbot.waitSignal(window.controller.search.resultsChanged, timeout=JOB_TIMEOUT_MS):
         window.use_as_query(str(query))
     expected = window.controller.library.search(str(query), k=window.controls.k.value(), metric="learned")
-    shown = window.results_model.results()
+    shown = window.results_page.model.results()
     assert [r.path for r in shown] == [r.path for r in expected]
     assert [r.distance for r in shown] == pytest.approx([r.distance for r in expected], rel=1e-5)
 

@@ -17,7 +17,7 @@ def drop_files(window, paths) -> None:
     """A file manager's drag of several files onto the results grid: enter (accepted), then drop."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    target = window.results_view.viewport()
+    target = window.results_page.view.viewport()
     where = QPointF(target.rect().center())
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     enter = QDragEnterEvent(where, *args)
@@ -58,9 +58,11 @@ def test_a_dropped_folder_among_files_is_named_and_the_files_searched(qtbot, ind
 
 def menu_action(window, path: str, text: str):
     row = next(
-        r for r in range(window.results_model.rowCount()) if window.results_model.result(r).path == path
+        r
+        for r in range(window.results_page.model.rowCount())
+        if window.results_page.model.result(r).path == path
     )
-    menu = window.result_menu(window.results_model.index(row))
+    menu = window.results_page.result_menu(window.results_page.model.index(row))
     return next(a for a in menu.actions() if a.text() == text)
 
 

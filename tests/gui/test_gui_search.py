@@ -22,7 +22,7 @@ def drop(window, path: Path) -> None:
     """What a file manager's drag does over the results grid: enter (must be accepted), then drop."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    target = window.results_view.viewport()
+    target = window.results_page.view.viewport()
     where = QPointF(target.rect().center())
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     enter = QDragEnterEvent(where, *args)
@@ -32,7 +32,7 @@ def drop(window, path: Path) -> None:
 
 
 def shown_results(window) -> list[tuple[str, float]]:
-    model = window.results_view.model()
+    model = window.results_page.view.model()
     return [
         (model.index(row).data(PathRole), model.index(row).data(DistanceRole))
         for row in range(model.rowCount())
@@ -56,8 +56,8 @@ def test_dropped_copy_shows_its_original_first(qtbot, indexed, photos):
     assert [d for _, d in results] == sorted(d for _, d in results)
     assert len(results) == 11  # 12 images in the library, minus the query
     assert window.query_panel.name.text() == copy.name and window.query_panel.preview.has_image()
-    assert "11 similar images" in window.results_title.text()
-    first = window.results_view.model().index(0)
+    assert "11 similar images" in window.results_page.title.text()
+    first = window.results_page.view.model().index(0)
     qtbot.waitUntil(lambda: first.data(Qt.ItemDataRole.DecorationRole) is not None, timeout=10_000)
 
 
@@ -95,7 +95,7 @@ def test_changing_the_metric_updates_the_grid_with_the_cores_answer(qtbot, index
         assert cosine[path] == pytest.approx(distance**2 / 2, rel=1e-4, abs=1e-6)
     mahalanobis = dict(shown["mahalanobis"])
     assert not np.allclose([mahalanobis[p] for p in euclidean], list(euclidean.values()), rtol=0.05)
-    assert "Euclidean distance" in window.results_title.text()
+    assert "Euclidean distance" in window.results_page.title.text()
 
 
 def test_k_and_the_distance_limit_trim_the_results(qtbot, indexed, photos):
@@ -119,7 +119,7 @@ def test_k_and_the_distance_limit_trim_the_results(qtbot, indexed, photos):
     with qtbot.waitSignal(window.controller.search.resultsChanged, timeout=SEARCH_TIMEOUT_MS):
         slider.setValue(0)
     assert shown_results(window) == []
-    title, detail = window.results_view.hint()
+    title, detail = window.results_page.view.hint()
     assert title == "No similar images" and "Move the Max distance slider to the right" in detail
 
 
@@ -175,7 +175,7 @@ def test_keyboard_shortcuts_and_accessible_names(window):
         "Cancel": "Esc",
     }
     for widget in (
-        window.results_view,
+        window.results_page.view,
         window.controls.metric,
         window.controls.k,
         window.controls.slider,
@@ -195,11 +195,11 @@ def test_result_actions_open_copy_and_requery(qtbot, indexed, photos, monkeypatc
     )
     with qtbot.waitSignal(window.controller.search.resultsChanged, timeout=SEARCH_TIMEOUT_MS):
         drop(window, photos["scene01"][1])
-    first = window.results_model.index(0)
-    window.results_view.activated.emit(first)  # double-click or Enter
+    first = window.results_page.model.index(0)
+    window.results_page.view.activated.emit(first)  # double-click or Enter
     assert opened == [str(photos["scene01"][0])]
 
-    menu = window.result_menu(window.results_model.index(1))
+    menu = window.results_page.result_menu(window.results_page.model.index(1))
     actions = {a.text(): a for a in menu.actions() if a.text()}
     assert list(actions) == [
         "Open",
@@ -213,7 +213,7 @@ def test_result_actions_open_copy_and_requery(qtbot, indexed, photos, monkeypatc
     actions["Open Containing Folder"].trigger()
     assert opened[-1] == str(photos["scene01"][0].parent)
     actions["Copy Path"].trigger()
-    second = window.results_model.result(1).path
+    second = window.results_page.model.result(1).path
     assert QGuiApplication.clipboard().text() == second
     with qtbot.waitSignal(window.controller.search.resultsChanged, timeout=SEARCH_TIMEOUT_MS):
         actions["Use as Query"].trigger()

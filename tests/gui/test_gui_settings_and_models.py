@@ -26,7 +26,7 @@ def test_choices_and_geometry_persist_between_runs(qtbot, tmp_path, settings):
     qtbot.addWidget(second)
     assert (second.width(), second.height()) == size
     assert second.controls.params() == ("cosine", 7, None)
-    assert second.delegate.thumbnail_size == 200
+    assert second.results_page.delegate.thumbnail_size == 200
     second.close()
 
 
@@ -75,7 +75,7 @@ def test_settings_dialog_changes_thumbnails_and_reopens_another_library(qtbot, w
     dialog.accept()
     assert not dialog.restart_needed()
     window.apply_settings(dialog.restart_needed())
-    assert window.delegate.thumbnail_size == 96 and window.thumbnails.size == 96
+    assert window.results_page.delegate.thumbnail_size == 96 and window.thumbnails.size == 96
 
     dialog = SettingsDialog(window.settings, window.library_dir, window.controller.info.devices, window)
     qtbot.addWidget(dialog)
