@@ -94,11 +94,19 @@ def cmd_search(args: argparse.Namespace) -> int:
             raise InputError(f"query image not found: {path}")
     if args.max_distance is not None and not args.max_distance >= 0:  # NaN compares false
         raise InputError(f"--max-distance must be a number >= 0, not {args.max_distance}")
-    with open_library(args) as library:
+    library = open_library(args)
+    try:
         results = query.search(library, search_query(args), args.k, args.metric, args.max_distance)
         model = library.model_spec
         if args.metric == "learned" and not args.json:
             print(f"learned metric: {learned_note(library.metrics_available())}", file=sys.stderr)
+    finally:
+        unsaved = library.close(best_effort=True)
+    if unsaved is not None:
+        print(
+            f"lookalike: the search index was not saved ({unsaved.strerror}); the next search rebuilds it",
+            file=sys.stderr,
+        )
     if args.json:
         queried = [os.path.abspath(p) for p in args.query]
         payload = {

@@ -128,13 +128,20 @@ class Library:
             raise
         return library
 
-    def close(self) -> None:
+    def close(self, best_effort: bool = False) -> OSError | None:
         """Save changed indexes and close the catalogue, which is closed even when saving fails
-        (a full disk): its committed rows are already safe, and the indexes are caches."""
+        (a full disk): its committed rows are already safe, and the indexes are caches. With
+        `best_effort` (a command that only reads, like a search), an index that cannot be
+        written is returned instead of raised: the next run rebuilds it from the catalogue."""
         try:
             self.save_indexes()
+        except OSError as exc:
+            if not best_effort:
+                raise
+            return exc
         finally:
             self.catalogue.close()
+        return None
 
     def __enter__(self) -> Library:
         return self
