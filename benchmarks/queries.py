@@ -1,12 +1,15 @@
 """Queries beyond one image, measured on real labelled photos (`../shared/data`).
 
 1. Scoring rules for several examples and counter-examples: for each class, 5 random positives;
-   MAP@R of the rest of the class under the best single example (an oracle: the best of the 5),
-   the mean single example, the nearest-positive rule (minus `w` x the nearest negative) and the
-   Rocchio rule of `retrieval_app.core.query` (mean positive minus `weight` x mean negative).
-   Negatives: 2 images of the class the positives' query confuses most; reported is how much of
-   the top R that class holds with and without them. Weights are chosen on Caltech-101 and
-   confirmed on Tiny-ImageNet (held-out-style: another set, other classes).
+   MAP@R of the rest of the class under the best single example (an oracle: the best of the 5,
+   under the Euclidean and the Mahalanobis metric), the mean single example, and several rules for
+   5 examples, each on the raw vectors and in the library's whitening: the nearest positive (minus
+   `w` x the nearest negative), soft max fusion of the similarities, reciprocal rank fusion,
+   Rocchio (mean positive minus `w` x mean negative), Rocchio plus one round of alpha query
+   expansion, and the app's rule (`query.whitened_query`). Negatives: 2 images of the class the
+   positives' query confuses most; reported is how much of the top R that class holds. Parameters
+   are chosen on Caltech-101 and confirmed on Tiny-ImageNet (another set, other classes). Then
+   the same in small libraries of a few classes, where the Mahalanobis metric keeps few directions.
 2. Flips and rotations: 100 photos copied mirrored, turned 90/180/270 degrees, transposed and
    transversed, re-encoded as JPEG at 80 % size; rank of the original among the library when
    the copy is the query, with 1, 4 (quarter turns) or 8 (turns x mirror) orientations.
@@ -14,13 +17,16 @@
    precision@10 and MAP@R of the photo's class (the photo itself left out) for the whole
    composed image and for its region.
 4. Cost and similar sets: on 300 Caltech photos plus 35 turned copies of them (default model and
-   size): query time of 5 positives + 2 negatives through `query.search` with and without flips,
+   size): query time of 5 positives + 2 negatives through `query.search` with and without flips
+   (and of its scoring alone, the query already embedded),
    the one-off time to check every image for turned copies, and how many copies land in a
    similar set with their original (default threshold) with and without flips.
 
 Embeddings are cached under /tmp. Torch runs on one thread unless `--threads`.
 
     python -m benchmarks.queries --per-class 25 --size 128
+    python -m benchmarks.queries --only-rules     # part 1 alone, from the cached vectors
+    python -m benchmarks.queries --skip-rules --skip-sets     # the query times
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from PIL import Image
 from foundation.images import load_image
 from retrieval_app.core import query as q
 from retrieval_app.core.embedder import Embedder
+from retrieval_app.core.metrics import mahalanobis_space
 
 from .common import median, save, table
 
@@ -66,6 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trials", type=int, default=3, help="random positive draws per class")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--only-rules", action="store_true", help="the scoring rules only (cached vectors)")
+    parser.add_argument("--skip-rules", action="store_true", help="flips, regions and timing only")
     parser.add_argument("--skip-sets", action="store_true", help="time queries only, not the sets check")
     return parser.parse_args(argv)
 
@@ -128,6 +137,10 @@ def top_share(scores: np.ndarray, members: np.ndarray, left_out: np.ndarray, r: 
     return float(members[np.argsort(scores, kind="stable")[:r]].mean())
 
 
+def unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
 def rocchio(x: np.ndarray, pos: np.ndarray, neg: np.ndarray, weight: float) -> np.ndarray:
     moved = q.moved_vectors(pos[:, None, :], neg[:, None, :], weight)[0]
     return distances(x, moved[None])[:, 0]
@@ -138,13 +151,94 @@ def nearest(x: np.ndarray, pos: np.ndarray, neg: np.ndarray, weight: float) -> n
     return scores - weight * distances(x, neg).min(axis=1) if len(neg) else scores
 
 
-RULES = {"nearest": nearest, "rocchio": rocchio}
-WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+def soft_max(temperature: float):
+    """Soft fusion of the similarities to each example: T log mean exp(s / T), between the mean
+    (large T) and the nearest example (small T); the negatives' fused similarity is subtracted."""
+
+    def fused(x: np.ndarray, examples: np.ndarray) -> np.ndarray:
+        s = (x @ examples.T).astype(np.float64) / temperature
+        top = s.max(axis=1, keepdims=True)
+        return temperature * (top[:, 0] + np.log(np.exp(s - top).mean(axis=1)))
+
+    def rule(x: np.ndarray, pos: np.ndarray, neg: np.ndarray, weight: float) -> np.ndarray:
+        scores = fused(x, pos)
+        return -(scores - weight * fused(x, neg)) if len(neg) else -scores
+
+    return rule
+
+
+def rank_fusion(x: np.ndarray, pos: np.ndarray, neg: np.ndarray, weight: float, k: int = 60) -> np.ndarray:
+    """Reciprocal rank fusion of the examples' own rank lists (Cormack et al. 2009, k 60)."""
+
+    def fused(examples: np.ndarray) -> np.ndarray:
+        ranks = np.argsort(np.argsort(-(x @ examples.T), axis=0), axis=0)
+        return (1.0 / (k + ranks)).sum(axis=1)
+
+    return -(fused(pos) - weight * fused(neg)) if len(neg) else -fused(pos)
+
+
+def expanded(rule, count: int = 10):
+    """One round of alpha query expansion (Radenović et al., alpha 1): the query vector plus the
+    top `count` results' vectors weighted by their similarity, per positive, searched again."""
+
+    def expand(x: np.ndarray, pos: np.ndarray, neg: np.ndarray, weight: float) -> np.ndarray:
+        first = rule(x, pos, neg, weight)
+        moved = q.moved_vectors(pos[:, None], neg[:, None], weight)[0]
+        first[(x @ np.concatenate([pos, neg]).T).max(axis=1) > 1 - 1e-5] = np.inf  # the examples themselves
+        top = x[np.argsort(first, kind="stable")[:count]]
+        weights = np.maximum(top @ moved, 0.0)
+        return distances(x, unit(moved + (weights[:, None] * top).sum(axis=0) / len(pos))[None])[:, 0]
+
+    return expand
+
+
+def in_space(rule, mapping):
+    """`rule` applied to the vectors after `mapping` (a whitening)."""
+    return lambda x, pos, neg, weight: rule(mapping(x), mapping(pos), mapping(neg), weight)
+
+
+def rules_for(x: np.ndarray) -> dict:
+    """The compared rules for the library `x`, given its Mahalanobis whitening fitted as the app does."""
+    space = mahalanobis_space(x)
+    mean, directions, gains = q.full_whitening(space)
+
+    def whiten(v: np.ndarray) -> np.ndarray:  # the app's full-rank whitening, as vectors
+        centred = v.astype(np.float64) - mean
+        return unit(centred + ((centred @ directions.T) * gains) @ directions).astype(np.float32)
+
+    def app(x: np.ndarray, pos: np.ndarray, neg: np.ndarray, weight: float) -> np.ndarray:
+        return distances(x, q.whitened_query(pos[:, None], neg[:, None], space, weight))[:, 0]
+
+    def kept_only(x: np.ndarray, pos: np.ndarray, neg: np.ndarray, weight: float) -> np.ndarray:
+        """Rocchio in the Mahalanobis metric's own space (its kept directions only)."""
+        return rocchio(space.apply(x), space.apply(pos), space.apply(neg), weight)
+
+    return {
+        "nearest positive": nearest,
+        "soft max fusion, T 0.1": soft_max(0.1),
+        "reciprocal rank fusion": rank_fusion,
+        "Rocchio": rocchio,
+        "Rocchio + query expansion": expanded(rocchio),
+        "whitened: nearest positive": in_space(nearest, whiten),
+        "whitened: soft max fusion, T 0.1": in_space(soft_max(0.1), whiten),
+        "whitened: reciprocal rank fusion": in_space(rank_fusion, whiten),
+        "whitened: Rocchio, kept directions only (the Mahalanobis metric)": kept_only,
+        "whitened: Rocchio (the app's rule)": app,
+        "whitened: Rocchio + query expansion": in_space(expanded(rocchio), whiten),
+    }
+
+
+WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
+SWEPT = ("Rocchio", "whitened: Rocchio (the app's rule)")  # the rules whose negative weight is swept
 
 
 def compare_rules(x: np.ndarray, labels: np.ndarray, trials: int, seed: int = 1) -> dict:
+    """Mean over classes and draws of each rule's MAP@R, with 5 positives, and with 2 negatives
+    (at NEGATIVE_WEIGHT, and the share of their class in the top R, for every weight of SWEPT)."""
     rng = np.random.default_rng(seed)
     full = distances(x, x)
+    whitened = mahalanobis_space(x).apply(x)
+    rules = rules_for(x)
     rows: dict[str, list[float]] = {}
 
     def add(name: str, value: float) -> None:
@@ -160,10 +254,14 @@ def compare_rules(x: np.ndarray, labels: np.ndarray, trials: int, seed: int = 1)
             relevant = labels == label
             relevant[pos] = False
             singles = [map_at_r(full[p], relevant, pos) for p in pos]
-            add("single example, best of 5", max(singles))
-            add("single example, mean", float(np.mean(singles)))
-            for name, rule in RULES.items():
-                add(f"{name}, 5 positives", map_at_r(rule(x, x[pos], none, 0.0), relevant, pos))
+            add("one example, mean over the 5", float(np.mean(singles)))
+            add("one example, the best of the 5 (oracle)", max(singles))
+            add(
+                "one example, the best of the 5 (oracle), Mahalanobis metric",
+                max(map_at_r(distances(whitened, whitened[p][None])[:, 0], relevant, pos) for p in pos),
+            )
+            for name, rule in rules.items():
+                add(f"5 examples: {name}", map_at_r(rule(x, x[pos], none, 0.0), relevant, pos))
             plain = rocchio(x, x[pos], none, 0.0)
             plain[pos] = np.inf
             wrong = [i for i in np.argsort(plain) if labels[i] != label][:20]
@@ -173,15 +271,56 @@ def compare_rules(x: np.ndarray, labels: np.ndarray, trials: int, seed: int = 1)
             confused_members = labels == confused
             confused_members[neg] = False
             r = int(relevant.sum())
-            for name, rule in RULES.items():
-                for weight in WEIGHTS:
+            for name, rule in rules.items():
+                for weight in WEIGHTS if name in SWEPT else (q.NEGATIVE_WEIGHT,):
                     scores = rule(x, x[pos], x[neg], weight)
-                    add(f"{name} +2 negatives w={weight} MAP@R", map_at_r(scores, relevant, left_out))
-                    add(
-                        f"{name} +2 negatives w={weight} negative class in top R",
-                        top_share(scores, confused_members, left_out, r),
-                    )
+                    add(f"+2 negatives w={weight}: {name}", map_at_r(scores, relevant, left_out))
+                    if name in SWEPT:
+                        add(
+                            f"+2 negatives w={weight}: {name}, negative class in top R",
+                            top_share(scores, confused_members, left_out, r),
+                        )
     return {name: float(np.mean(values)) for name, values in rows.items()}
+
+
+SMALL_RULES = (
+    "Rocchio",
+    "whitened: Rocchio, kept directions only (the Mahalanobis metric)",
+    SWEPT[1],
+    "whitened: Rocchio + query expansion",
+)
+
+
+def small_libraries(x: np.ndarray, labels: np.ndarray, sizes, draws: int = 10, seed: int = 7) -> dict:
+    """MAP@R of the rest of a class for 5 of its images (4 when it has 8 or fewer in the library),
+    in libraries of few classes, where the Mahalanobis metric keeps few directions (one per 8 images)."""
+    rng = np.random.default_rng(seed)
+    result: dict = {}
+    for classes, per_class in sizes:
+        rows: dict[str, list[float]] = {}
+        for _ in range(draws):
+            picked = rng.choice(np.unique(labels), classes, replace=False)
+            idx = np.concatenate(
+                [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in picked]
+            )
+            lib, lib_labels = x[idx], labels[idx]
+            rules = rules_for(lib)
+            none = np.zeros((0, lib.shape[1]), dtype=np.float32)
+            for label in picked:
+                members = np.flatnonzero(lib_labels == label)
+                pos = rng.choice(members, 5 if per_class > 8 else 4, replace=False)
+                relevant = lib_labels == label
+                relevant[pos] = False
+                full = distances(lib, lib[pos])
+                rows.setdefault("one example, the best (oracle)", []).append(
+                    max(map_at_r(full[:, i], relevant, pos) for i in range(len(pos)))
+                )
+                for name in SMALL_RULES:
+                    scores = rules[name](lib, lib[pos], none, 0.0)
+                    rows.setdefault(name, []).append(map_at_r(scores, relevant, pos))
+        key = f"{classes} classes x {per_class} ({classes * per_class} images)"
+        result[key] = {name: float(np.mean(v)) for name, v in rows.items()}
+    return result
 
 
 # -- flips and rotations -------------------------------------------------------------------
@@ -322,6 +461,9 @@ def timing(paths: Sequence[Path], runs: int = 9, copies: int = 35, sets: bool = 
                 for flipped in (False, True)
             }
             single = q.Query((q.Example(outside[0]),))
+            started = time.perf_counter()
+            library.metric_space("mahalanobis")  # the whitening several examples are scored in
+            result["fitting the whitening (once, then saved), ms"] = 1000 * (time.perf_counter() - started)
             seconds: dict[str, list[float]] = {"off": [], "on": [], "single": []}
             for query in (*queries.values(), single):
                 q.search(library, query)
@@ -336,6 +478,16 @@ def timing(paths: Sequence[Path], runs: int = 9, copies: int = 35, sets: bool = 
             result["flips on / off (median of per-run ratios)"] = median(
                 [a / b for a, b in zip(seconds["on"], seconds["off"], strict=True)]
             )
+            for flipped, label in ((False, "off"), (True, "on")):
+                vectors = q.embed_query(library, queries[flipped])
+                scoring = []
+                for _ in range(runs):
+                    started = time.perf_counter()
+                    q.search_vectors(library, vectors, k=24)
+                    scoring.append(time.perf_counter() - started)
+                result[f"of which scoring and index query (embedded), flips {label}, ms"] = 1000 * median(
+                    scoring
+                )
             if not sets:
                 return result
             started = time.perf_counter()
@@ -362,6 +514,38 @@ def timing(paths: Sequence[Path], runs: int = 9, copies: int = 35, sets: bool = 
     return result
 
 
+def rules(
+    report: dict,
+    x_caltech: np.ndarray,
+    caltech_labels: np.ndarray,
+    x_tiny: np.ndarray,
+    tiny_labels: np.ndarray,
+    trials: int,
+) -> None:
+    """Part 1: the scoring rules on both sets, and in small libraries; printed and kept in `report`."""
+    report["rules"] = {
+        "caltech101": compare_rules(x_caltech, caltech_labels, trials),
+        "tinyimagenet": compare_rules(x_tiny, tiny_labels, trials),
+    }
+    print(
+        table(
+            ["MAP@R", "Caltech-101", "Tiny-ImageNet"],
+            [
+                [name, value, report["rules"]["tinyimagenet"][name]]
+                for name, value in report["rules"]["caltech101"].items()
+            ],
+        )
+    )
+    sizes = ((2, 10), (4, 5), (5, 8), (20, 10), (40, 7))
+    report["small libraries"] = {
+        "caltech101": small_libraries(x_caltech, caltech_labels, sizes),
+        "tinyimagenet": small_libraries(x_tiny, tiny_labels, sizes),
+    }
+    for name, rows in report["small libraries"].items():
+        names = list(next(iter(rows.values())))
+        print(table([name, *names], [[size, *(row[n] for n in names)] for size, row in rows.items()]))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     embedder = Embedder("efficientnet-lite0", image_size=args.size, device="cpu")
@@ -371,19 +555,11 @@ def main(argv: list[str] | None = None) -> None:
     tiny, tiny_labels = labelled_subset(DATA / "tinyimagenet-val-100", args.per_class)
     x_caltech = library_vectors(embedder, caltech, args.size)
     x_tiny = library_vectors(embedder, tiny, args.size)
-    report["rules"] = {
-        "caltech101": compare_rules(x_caltech, caltech_labels, args.trials),
-        "tinyimagenet": compare_rules(x_tiny, tiny_labels, args.trials),
-    }
-    print(
-        table(
-            ["rule", "Caltech-101", "Tiny-ImageNet"],
-            [
-                [name, value, report["rules"]["tinyimagenet"][name]]
-                for name, value in report["rules"]["caltech101"].items()
-            ],
-        )
-    )
+    if not args.skip_rules:
+        rules(report, x_caltech, caltech_labels, x_tiny, tiny_labels, args.trials)
+    if args.only_rules:
+        save("queries-rules", report)
+        return
     report["flips"] = flips(embedder, caltech, x_caltech, args.copies, args.size)
     kinds = [*COPIES, "all"]
     print(

@@ -410,20 +410,39 @@ class Library:
         max_distance: float | None = None,
         exclude_id: int | None = None,
     ) -> list[SearchResult]:
+        """Nearest library images to one embedded vector, `exclude_id` left out (see `nearest`)."""
         index, space = self.index_for(metric)
+        exclude = frozenset() if exclude_id is None else frozenset({exclude_id})
+        return self.nearest(space.apply(vector[None, :]), index, space, k, max_distance, exclude)
+
+    def nearest(
+        self,
+        points: np.ndarray,
+        index: VectorIndex,
+        space: MetricSpace,
+        k: int | None,
+        max_distance: float | None = None,
+        exclude: frozenset[int] = frozenset(),
+    ) -> list[SearchResult]:
+        """The ranked results of query `points` already in `space` (one per query orientation): a
+        candidate's distance is its least to any point, in the metric's units; ids in `exclude`
+        and files that left the catalogue meanwhile are left out."""
         wanted = len(index) if k is None else k
-        ids, l2 = index.query(space.apply(vector[None, :]), wanted + 1)
-        distances = space.report(l2[0])
-        paths = self.catalogue.paths_for(ids[0])
+        ids, l2 = index.query(points, min(wanted + len(exclude), len(index)))
+        best: dict[int, float] = {}
+        for file_id, distance in zip(ids.ravel().tolist(), l2.ravel().tolist(), strict=True):
+            if file_id not in exclude and distance < best.get(file_id, np.inf):
+                best[file_id] = distance
+        ranked = sorted(best.items(), key=lambda item: (item[1], item[0]))[:wanted]
+        distances = space.report(np.array([d for _, d in ranked], dtype=np.float32))
+        paths = self.catalogue.paths_for(file_id for file_id, _ in ranked)
         results: list[SearchResult] = []
-        for file_id, distance in zip(ids[0].tolist(), distances.tolist(), strict=True):
-            if file_id == exclude_id or file_id not in paths:
+        for (file_id, _), distance in zip(ranked, distances.tolist(), strict=True):
+            if file_id not in paths:
                 continue
             if max_distance is not None and distance > max_distance:
                 break
             results.append(SearchResult(len(results) + 1, paths[file_id], float(distance), file_id))
-            if len(results) == wanted:
-                break
         return results
 
     # -- status and checks ---------------------------------------------------------------
