@@ -336,10 +336,15 @@ class LibraryController(QObject):
 
     # -- similar sets -------------------------------------------------------------------
     def groups_task(
-        self, metric: str, max_distance: float, min_size: int, policy: KeepPolicy | None = None
+        self,
+        metric: str,
+        max_distance: float,
+        min_size: int,
+        policy: KeepPolicy | None = None,
+        flips: bool = True,
     ) -> Task:
         """A Task finding the library's similar sets, reviewed (core `find_sets`: tiers, keepers,
-        the person's decisions); connect to it, then start it."""
+        the person's decisions, turned copies with `flips`); connect to it, then start it."""
         library = self._require()
 
         def run(report: Report, cancel: CancelToken) -> list[ReviewedSet]:
@@ -353,6 +358,7 @@ class LibraryController(QObject):
                 policy=policy,
                 progress=report,
                 cancel=cancel,
+                flips=flips,
             )
 
         return Task("similar sets", run, self)

@@ -18,6 +18,7 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -113,6 +114,12 @@ class SetsPage(QWidget):
         self.min_size.setRange(2, MAX_SET_SIZE)
         self.min_size.setAccessibleName("Smallest set size")
         self.min_size.setToolTip("Leave out sets with fewer images")
+        self.flips = QCheckBox("Flips")
+        self.flips.setChecked(True)
+        self.flips.setAccessibleName("Match flips and rotations in sets")
+        self.flips.setToolTip(
+            "Rotated and mirrored copies join their original's set (the first search embeds their turned views)"
+        )
         self.tier_filter = QComboBox()
         self.tier_filter.setAccessibleName("Show sets holding this tier")
         self.tier_filter.setToolTip("Show only sets holding exact copies, the same picture, or similar shots")
@@ -136,6 +143,7 @@ class SetsPage(QWidget):
             self.max_distance,
             size_label,
             self.min_size,
+            self.flips,
             self.tier_filter,
             self.find_button,
         ):
@@ -219,6 +227,7 @@ class SetsPage(QWidget):
     def _connect(self) -> None:
         self.max_distance.valueChanged.connect(self._params_changed)
         self.min_size.valueChanged.connect(self._params_changed)
+        self.flips.toggled.connect(self._params_changed)
         self._debounce.timeout.connect(self.find_sets)
         self.find_button.clicked.connect(self.find_sets)
         self.progress.cancelRequested.connect(self.cancel)
@@ -242,7 +251,7 @@ class SetsPage(QWidget):
     # -- state from the window ----------------------------------------------------------
     def set_ready(self, ready: bool) -> None:
         """Whether the library is open: nothing can be found before."""
-        for widget in (self.max_distance, self.min_size, self.find_button):
+        for widget in (self.max_distance, self.min_size, self.flips, self.find_button):
             widget.setEnabled(ready and not self._exporting())
         if not ready:
             self.members_view.set_hint("Opening your library…")
@@ -297,7 +306,13 @@ class SetsPage(QWidget):
             self.find_sets()
 
     def _params(self) -> tuple:
-        return (self.metric, self.max_distance.value(), self.min_size.value(), self._generation)
+        return (
+            self.metric,
+            self.max_distance.value(),
+            self.min_size.value(),
+            self.flips.isChecked(),
+            self._generation,
+        )
 
     def _params_changed(self) -> None:
         if self.isVisible() and self.controller.is_open:
@@ -311,8 +326,8 @@ class SetsPage(QWidget):
             return None
         self.cancel()
         params = self._params()
-        metric, max_distance, min_size, _ = params
-        task = self.controller.groups_task(metric, max_distance, min_size, self.keep_policy())
+        metric, max_distance, min_size, flips, _ = params
+        task = self.controller.groups_task(metric, max_distance, min_size, self.keep_policy(), flips)
         self._task = task
         self._stopped = False
         task.progressed.connect(self.progress.update_progress)
@@ -350,7 +365,7 @@ class SetsPage(QWidget):
         groups = [g for g in self._all_sets if not tier or tier in g.tiers]
         current = self.current_group()
         self.groups_model.set_groups(groups)
-        _, max_distance, _, _ = self._shown
+        _, max_distance, *_ = self._shown
         images = sum(len(group) for group in groups)
         hidden = len(self._all_sets) - len(groups)
         self.summary.setText(

@@ -521,3 +521,26 @@ def test_keeper_rules_are_reordered_switched_and_kept_in_the_settings(qtbot, set
     again = KeeperSettings(settings)
     qtbot.addWidget(again)
     assert again.chosen_rules() == settings.keeper_rules  # read back as saved
+
+
+def test_the_flips_option_decides_whether_turned_copies_join_their_set(qtbot, window, tmp_path):
+    from PIL import Image
+
+    truth = write_similar_sets(tmp_path / "sets")
+    original = next(p for p in truth[0] if p.endswith("original.jpg"))
+    turned = str(Path(original).with_name("turned.png"))
+    Image.open(original).transpose(Image.Transpose.ROTATE_90).save(turned)
+    index_folders(qtbot, window, tmp_path / "sets")
+    page = window.sets_page
+    assert page.flips.isChecked()  # on by default, as in `lookalike groups`
+
+    def set_of_turned() -> set[str] | None:
+        groups = show_sets(qtbot, window)
+        return next(
+            ({m.path for m in g.members} for g in groups if turned in {m.path for m in g.members}), None
+        )
+
+    with_flips = set_of_turned()
+    assert with_flips is not None and original in with_flips
+    page.flips.setChecked(False)
+    assert set_of_turned() is None
