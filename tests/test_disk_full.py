@@ -159,3 +159,20 @@ def test_enospc_in_search_close_injected(small_library, folders, monkeypatch, ca
     assert main(["--library", small_library, "search", query, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["results"]
     assert_consistent(small_library, capsys)
+
+
+def test_enospc_while_fitting_for_a_multi_example_search_injected(
+    small_library, folders, monkeypatch, capsys
+):
+    """Several examples are averaged in the library's whitening, fitted and saved on first use: a
+    full disk then keeps the fit in memory, and the search answers."""
+    from retrieval_app.core import metric_spaces
+
+    examples = [str(folders[0] / "scene00.jpg"), str(folders[0] / "scene01.jpg")]
+    with monkeypatch.context() as patch:
+        patch.setattr(metric_spaces.np, "savez", no_space)
+        assert main(["--library", small_library, "search", *examples, "--json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)["results"]) > 0
+    assert not (Path(small_library) / "indexes" / metric_spaces.MAHALANOBIS_FILE).exists()
+    assert main(["--library", small_library, "search", *examples, "--json"]) == 0  # space again: saved
+    assert (Path(small_library) / "indexes" / metric_spaces.MAHALANOBIS_FILE).exists()

@@ -10,7 +10,7 @@ from PIL import Image
 from foundation.errors import InputError
 from retrieval_app.core import metrics
 from retrieval_app.core import query as q
-from retrieval_app.core.library import Library
+from retrieval_app.core.library import Library, LibraryError
 from retrieval_app.core.vector_index import ExactIndex
 from tests.imagegen import original, write_collection
 from tests.vectors import unit_vectors
@@ -237,6 +237,26 @@ def test_max_distance_and_k_apply_to_the_combined_query(library):
         r.path for r in everything if r.distance <= cutoff
     ]
     assert len(q.search(lib, query, k=3)) == 3
+    with pytest.raises(LibraryError, match="at least 1"):
+        q.search(lib, query, k=0)
+    with pytest.raises(LibraryError, match="at least 1"):
+        lib.search(sets["scene00"][0], k=-1)
+
+
+def test_a_file_gone_from_the_catalogue_does_not_shorten_the_results(library, monkeypatch):
+    lib, sets, _ = library
+    vector = lib.embedder.embed_file(sets["scene00"][0])
+    first = lib.search_vector(vector, k=3)
+    real = lib.catalogue.paths_for
+    monkeypatch.setattr(
+        lib.catalogue, "paths_for", lambda ids: {i: p for i, p in real(ids).items() if i != first[0].id}
+    )
+    assert [r.path for r in lib.search_vector(vector, k=3)] == [
+        r.path for r in lib.search_vector(vector, k=4)
+    ][:3]
+    assert len(lib.search_vector(vector, k=3)) == 3 and first[0].path not in {
+        r.path for r in lib.search_vector(vector, k=3)
+    }
 
 
 def test_a_negative_pushes_its_images_down(library):

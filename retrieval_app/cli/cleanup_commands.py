@@ -60,7 +60,7 @@ def add_flips_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-flips",
         action="store_true",
-        help="do not match rotated and mirrored copies (on by default; the first run embeds 7 turned views per image)",
+        help="similar sets leave out rotated and mirrored copies (matched by default; the first run embeds 7 turned views per image)",
     )
 
 

@@ -104,7 +104,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         unsaved = library.close(best_effort=True)
     if unsaved is not None:
         print(
-            f"lookalike: the search index was not saved ({unsaved.strerror}); the next search rebuilds it",
+            f"lookalike: the search index was not saved ({unsaved.strerror or unsaved}); the next search rebuilds it",
             file=sys.stderr,
         )
     if args.json:

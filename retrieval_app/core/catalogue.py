@@ -48,6 +48,7 @@ CREATE INDEX IF NOT EXISTS files_fingerprint ON files(fingerprint);
 
 # Meta keys copied into the recovery file beside the database, with the folder list, so that a
 # catalogue that is lost or damaged can be rebuilt from the photo folders (`check --repair`).
+READ_BATCH = 4096  # vectors read at a time by those who read them all (reconcile, fits)
 RECOVERY_KEYS = ("model_spec", "image_size", "learned_metric")
 
 

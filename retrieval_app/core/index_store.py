@@ -2,7 +2,8 @@
 
 An index is a cache of the catalogue's vectors in one metric's space: loaded from disk when its
 meta still matches the model and the space, reconciled with the catalogue, moved from exact
-search to an HNSW graph as it grows, tuned, and written atomically by the library's writer only.
+search to an HNSW graph as it grows, tuned, and written atomically by whichever process holds
+the library's write lock (one that cannot take it keeps its changes in memory).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from foundation.atomicio import atomic_write_bytes
 
-from .catalogue import Catalogue
+from .catalogue import READ_BATCH, Catalogue
 from .ef_tuning import needs_tuning, tune_ef
 from .lock import LibraryBusyError, LibraryLock
 from .metrics import MetricSpace
@@ -24,8 +25,6 @@ from .reports import DEFAULT_K
 from .vector_index import ExactIndex, HnswIndex, VectorIndex, load_index
 
 EXACT_LIMIT = 2000  # below this many vectors exact search is fast enough and exact
-
-RECONCILE_BATCH = 4096  # vectors read from the catalogue at a time
 
 
 class IndexStore:
@@ -105,8 +104,8 @@ class IndexStore:
         extra = np.setdiff1d(have, truth)
         missing = np.setdiff1d(truth, have)
         index.remove(extra)
-        for start in range(0, len(missing), RECONCILE_BATCH):
-            ids, vectors = self.catalogue.vectors(missing[start : start + RECONCILE_BATCH].tolist())
+        for start in range(0, len(missing), READ_BATCH):
+            ids, vectors = self.catalogue.vectors(missing[start : start + READ_BATCH].tolist())
             if len(ids):
                 index.add(ids, space.apply(vectors))
         return len(missing), len(extra)
@@ -170,8 +169,8 @@ class IndexStore:
     def save(self) -> None:
         """Write every changed index atomically, then its meta (which names the file it describes).
 
-        Only the library's writer saves: while another process indexes, a reader's changes stay
-        in memory (the indexes are rebuilt from the catalogue whenever they drift).
+        Whoever can take the library's write lock saves: while another process indexes, this
+        one's changes stay in memory (the indexes are rebuilt from the catalogue when they drift).
         """
         with self._lock:
             keys = sorted(key for key in self._dirty if key in self._loaded)
@@ -226,7 +225,13 @@ class IndexStore:
 
     def size_bytes(self) -> int:
         """Bytes the folder's files take on disk."""
-        return sum(path.stat().st_size for path in self.folder.iterdir() if path.is_file())
+        total = 0
+        for path in self.folder.iterdir():
+            try:
+                total += path.stat().st_size if path.is_file() else 0
+            except FileNotFoundError:  # a temporary file of a save that just finished
+                continue
+        return total
 
     def inspect(self, key: str, model: str, dim: int | None) -> tuple[np.ndarray, str | None]:
         """The ids a saved index holds, and what is wrong with it: None, "lost" or a reason."""

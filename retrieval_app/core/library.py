@@ -250,8 +250,8 @@ class Library:
         offline = {folder_id for folder_id, folder in folders.items() if folder in report.unavailable}
         report.unavailable += unlisted
         diff = diff_scan(present, self.catalogue.all_files(), offline, unlisted)
-        for name in ("added", "changed", "removed", "moved", "skipped", "unchanged"):
-            setattr(report, name, getattr(diff, name))
+        report.added, report.changed, report.removed = diff.added, diff.changed, diff.removed
+        report.moved, report.skipped, report.unchanged = diff.moved, diff.skipped, diff.unchanged
         self.catalogue.apply_scan(diff.inserts, diff.moves, diff.deletes)
         self._store.remove(np.asarray(diff.deletes, dtype=np.int64))
         meter.total = meter.done = len(present)
@@ -353,8 +353,9 @@ class Library:
     def use_learned_metric(self, path: str | os.PathLike, force: bool = False) -> None:
         """Make a metric file from `lookalike train-metric` the library's `learned` metric. A file
         whose held-out check found it no better than Euclidean is refused unless `force`."""
-        self._spaces.use_learned(path, force)
-        self._store.forget("learned")
+        with self._lock:
+            self._spaces.use_learned(path, force)
+            self._store.forget("learned")
 
     def metrics_available(self) -> list[dict]:
         """Every metric with its description and what fitted ones were fitted on: for `status`
@@ -364,13 +365,13 @@ class Library:
     def index_for(self, metric: str) -> tuple[VectorIndex, MetricSpace]:
         """The index searching `metric`'s space, loaded or built and reconciled with the catalogue."""
         space = self.metric_space(metric)
-        index, fresh = self._store.get(space, space.dim or self.embedder.dim)
+        index, fresh = self._store.get(space, self.embedder.dim)
         if fresh:
             self._store.tune([space.index_key])
         return index, space
 
     def save_indexes(self) -> None:
-        """Write every changed index atomically; only the writer saves (see `IndexStore.save`)."""
+        """Write every changed index atomically, when no other process is writing (`IndexStore.save`)."""
         self._store.save()
 
     # -- searching -----------------------------------------------------------------------
@@ -382,8 +383,6 @@ class Library:
         max_distance: float | None = None,
     ) -> list[SearchResult]:
         """Nearest library images to a file or a decoded image; the query file itself is left out."""
-        if k is not None and k < 1:
-            raise LibraryError("k must be at least 1")
         vector, own_id = self.query_vector(query)
         return self.search_vector(vector, k, metric, max_distance, exclude_id=own_id)
 
@@ -427,19 +426,22 @@ class Library:
         """The ranked results of query `points` already in `space` (one per query orientation): a
         candidate's distance is its least to any point, in the metric's units; ids in `exclude`
         and files that left the catalogue meanwhile are left out."""
+        if k is not None and k < 1:
+            raise LibraryError("k must be at least 1")
         wanted = len(index) if k is None else k
-        ids, l2 = index.query(points, min(wanted + len(exclude), len(index)))
+        ids, l2 = index.query(points, min(wanted + len(exclude) + 1, len(index)))  # +1: one may be gone
         best: dict[int, float] = {}
         for file_id, distance in zip(ids.ravel().tolist(), l2.ravel().tolist(), strict=True):
             if file_id not in exclude and distance < best.get(file_id, np.inf):
                 best[file_id] = distance
-        ranked = sorted(best.items(), key=lambda item: (item[1], item[0]))[:wanted]
+        paths = self.catalogue.paths_for(best)
+        ranked = sorted(
+            (item for item in best.items() if item[0] in paths), key=lambda item: (item[1], item[0])
+        )
+        ranked = ranked[:wanted]
         distances = space.report(np.array([d for _, d in ranked], dtype=np.float32))
-        paths = self.catalogue.paths_for(file_id for file_id, _ in ranked)
         results: list[SearchResult] = []
         for (file_id, _), distance in zip(ranked, distances.tolist(), strict=True):
-            if file_id not in paths:
-                continue
             if max_distance is not None and distance > max_distance:
                 break
             results.append(SearchResult(len(results) + 1, paths[file_id], float(distance), file_id))

@@ -3,6 +3,8 @@
 Euclidean and cosine need none; Mahalanobis is a whitening fitted on a sample of the library's
 vectors, saved beside the indexes and refitted once the library has grown by half or shrunk by a
 third; the learned metric is the file from `lookalike train-metric` the person chose to use.
+A fit is saved by whichever process can take the library's write lock (none is indexing), and
+kept in memory only when another process is writing or the disk is full: it is a cache.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import numpy as np
 from foundation.atomicio import atomic_target
 from trainer.linear_metric import MetricFileError, load_metric
 
-from .catalogue import Catalogue
+from .catalogue import READ_BATCH, Catalogue
 from .lock import LibraryBusyError, LibraryLock
 from .metric_learning import held_out_info, now_iso
 from .metrics import (
     DESCRIPTIONS,
+    FIT_SAMPLE,
     METRICS,
     MetricError,
     MetricSpace,
@@ -38,8 +41,6 @@ if TYPE_CHECKING:
     from .embedder import Embedder
 
 MAHALANOBIS_FILE = "mahalanobis-transform.npz"
-MAHALANOBIS_FIT_SAMPLE = 20_000  # vectors the whitening is fitted on, at most
-READ_BATCH = 4096  # vectors read from the catalogue at a time
 
 
 class MetricSpaces:
@@ -69,9 +70,12 @@ class MetricSpaces:
         check_metric_name(metric)
         with self._lock:
             space = self._spaces.get(metric)
-            if space is None or (space.fitted_on and space.stale(self._library_size(space.index_key))):
-                space = self._spaces[metric] = self._make(metric)
+        if space is not None and not (space.fitted_on and space.stale(self._library_size(space.index_key))):
             return space
+        space = self._make(metric)  # outside the lock: a fit reads and whitens up to FIT_SAMPLE vectors
+        with self._lock:
+            self._spaces[metric] = space
+        return space
 
     def forget(self, metric: str | None = None) -> None:
         """Drop the space of `metric` (or all of them): made for another model or metric file."""
@@ -95,7 +99,7 @@ class MetricSpaces:
     def _mahalanobis(self) -> MetricSpace:
         """The saved whitening while it fits (same model and vector length, the library neither
         grown by half nor shrunk by a third since), else one refitted from a sample of the
-        catalogue. Only the writer saves a refit; a reader's stays in memory."""
+        catalogue, saved unless another process is writing the library or the disk is full."""
         stored = self.folder / MAHALANOBIS_FILE
         model = self.catalogue.get_meta("model_fingerprint") or ""
         ids = self.catalogue.indexed_ids()
@@ -114,8 +118,8 @@ class MetricSpaces:
             ):
                 return saved
         library_size = len(ids)
-        if len(ids) > MAHALANOBIS_FIT_SAMPLE:
-            ids = np.sort(np.random.default_rng(0).choice(ids, MAHALANOBIS_FIT_SAMPLE, replace=False))
+        if len(ids) > FIT_SAMPLE:  # only the sample is read from the catalogue
+            ids = np.sort(np.random.default_rng(0).choice(ids, FIT_SAMPLE, replace=False))
         chunks = [
             self.catalogue.vectors(ids[i : i + READ_BATCH].tolist())[1]
             for i in range(0, len(ids), READ_BATCH)
@@ -132,14 +136,14 @@ class MetricSpaces:
                     model=model,
                     fitted_at=now_iso(),
                 )
-        except LibraryBusyError:  # another process is writing this library
+        except (LibraryBusyError, OSError):  # another process writes the library, or the disk is full
             pass
         return space
 
-    def use_learned(self, path: str | os.PathLike, force: bool = False) -> str:
-        """Check a metric file from `lookalike train-metric` and make it the `learned` metric;
-        returns its absolute path. A file whose held-out check found it no better than
-        Euclidean is refused (MetricError) unless `force`."""
+    def use_learned(self, path: str | os.PathLike, force: bool = False) -> None:
+        """Check a metric file from `lookalike train-metric` and make it the `learned` metric. A
+        file whose held-out check found it no better than Euclidean is refused (MetricError)
+        unless `force`."""
         path = os.path.abspath(os.fspath(path))
         embedder = self._embedder()
         learned_space(path, embedder.dim, embedder.fingerprint)
@@ -149,7 +153,6 @@ class MetricSpaces:
         with self._lock:
             self.catalogue.set_meta("learned_metric", path)
             self._spaces.pop("learned", None)
-        return path
 
     def damage(self) -> tuple[str, str] | None:
         """(file name, reason) when the saved whitening is damaged, for `check`."""

@@ -40,7 +40,7 @@ from foundation.errors import InputError
 from foundation.images import ImageLoadError, load_image
 
 from . import catalogue as cat
-from .library import DEFAULT_K, LibraryError
+from .library import DEFAULT_K
 from .metrics import SHRINKAGE, MetricError, MetricSpace
 
 if TYPE_CHECKING:
@@ -249,8 +249,6 @@ def search_vectors(
 ) -> list[SearchResult]:
     """Nearest library images to an embedded query; a candidate's distance is its least to any
     orientation of the query point (`query_points`), in the metric's units. Example files are left out."""
-    if k is not None and k < 1:
-        raise LibraryError("k must be at least 1")
     index, space = library.index_for(metric)
     return library.nearest(
         query_points(library, vectors, space), index, space, k, max_distance, vectors.exclude

@@ -65,7 +65,6 @@ class IndexReport:
     unchanged: int = 0
     cancelled: bool = False
     seconds: float = 0.0
-    reasons: dict[str, str] = field(default_factory=dict)
     unavailable: list[str] = field(default_factory=list)
 
 
