@@ -20,9 +20,14 @@ Methods:
 - mmc, lmnn (person only): the learned metric exactly as `lookalike train-metric` fits it
   (`trainer.linear_metric.fit_retrieval_metric`) and the library applies it, fitted on the
   zero-shot features of the training images; lookalike+mmc: MMC on the fine-tuned embeddings.
+- lookalike@α (with --alphas): the same Lookalike run's last-epoch weights ensembled with its
+  start, start + α (trained − start) (`trainer.weight_ensemble`), so several α cost one training
+  run; its rows also carry the scores on the run's validation images (val_*), what a rule that
+  chooses α on them would see.
 
     python -m benchmarks.quality                      # both protocols, all sets, seeds 0 1
     python -m benchmarks.quality --protocols person --sets omniglot --seeds 0 --set lr=1e-3
+    python -m benchmarks.quality --sets caltech101 --seeds 0 --methods zero-shot lookalike --alphas 0.5 0.7
 """
 
 from __future__ import annotations
@@ -55,7 +60,9 @@ from trainer.linear_metric import fit_retrieval_metric
 from trainer.model import EmbeddingNet, ModelConfig, build_model
 from trainer.options import TrainSettings
 from trainer.samplers import PKBatchSampler
-from trainer.train import train
+from trainer.train import load_data, train
+from trainer.train_state import load_train_state
+from trainer.weight_ensemble import ensembled
 
 from .common import command_line, save, stamped
 
@@ -110,6 +117,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         metavar="FIELD=VALUE",
         help="override a Lookalike TrainSettings field (experiments), e.g. lr=1e-3",
+    )
+    parser.add_argument(
+        "--alphas",
+        type=float,
+        nargs="+",
+        default=[],
+        help="also score each Lookalike run ensembled with its start at these α (lookalike@α rows)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads per process")
     parser.add_argument("--jobs", type=int, default=2, help="(set, seed) runs in parallel processes")
@@ -262,10 +276,39 @@ def run_lookalike(
     result = train(TrainSettings(**values))
     history = [{"epoch": h.epoch, "loss": h.loss, **h.metrics} for h in result.history]
     rates = [h.images_per_second for h in result.history if h.images_per_second]
-    extra = {"best_epoch": result.best_epoch, "history": history}
+    extra = {"best_epoch": result.best_epoch, "history": history, "state": str(result.state)}
     if rates:
         extra["train_images_per_second"] = round(statistics.mean(rates), 1)
     return load_checkpoint(result.out), extra
+
+
+def ensemble_variants(
+    kept: EmbeddingNet, state_path: str, alphas: list[float]
+) -> list[tuple[float, EmbeddingNet]]:
+    """The run's last-epoch weights ensembled with its PCA-head start at each α (same network shape)."""
+    state = load_train_state(state_path)
+    last = copy.deepcopy(kept)
+    last.load_state_dict(state["model"])
+    return [(alpha, ensembled(last, state["start_model"], alpha).eval()) for alpha in alphas]
+
+
+def ensemble_rows(
+    base: dict[str, Any],
+    variants: list[tuple[float, EmbeddingNet]],
+    scorer: Callable[[EmbeddingNet], dict[str, float]],
+    val: LabelledImages | None = None,
+) -> list[dict[str, Any]]:
+    """One lookalike@α row per variant; with `val`, its validation scores too (val_*)."""
+    rows = []
+    for alpha, model in variants:
+        started = time.perf_counter()
+        row = {**base, "method": f"lookalike@{alpha:g}", "alpha": alpha, **scorer(model)}
+        if val is not None:
+            row |= {f"val_{k}": round(float(v), 4) for k, v in retrieval_metrics(*embed(model, val)).items()}
+        row["seconds"] = round(time.perf_counter() - started, 1)
+        rows.append(row)
+        print_row(row)
+    return rows
 
 
 def reference_transform(config: ModelConfig) -> v2.Compose:
@@ -399,6 +442,14 @@ def run_person(
         row["seconds"] = round(time.perf_counter() - started, 1)
         rows.append(row | extra)
         print_row(rows[-1])
+        if method == "lookalike" and args.alphas and tuned is not None:
+            variants = ensemble_variants(tuned, tuned_extra["state"], args.alphas)
+            rows += ensemble_rows(
+                {**base, "best_epoch": tuned_extra["best_epoch"]},
+                variants,
+                lambda m: score_library(embed(m, test_images), embed(m, pool)),
+                val_images,
+            )
     return rows
 
 
@@ -432,6 +483,11 @@ def run_set(
         row["seconds"] = round(time.perf_counter() - started, 1)
         rows.append(row | extra)
         print_row(rows[-1])
+        if method == "lookalike" and args.alphas:
+            variants = ensemble_variants(model, extra["state"], args.alphas)
+            ensemble_base = {**base, "protocol": "unseen", "best_epoch": extra["best_epoch"]}
+            val = load_data(TrainSettings(**{"folder": str(folder), "seed": seed, **overrides})).val
+            rows += ensemble_rows(ensemble_base, variants, lambda m: score(m, unseen), val)
     return rows
 
 

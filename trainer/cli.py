@@ -32,6 +32,7 @@ from .options import (
     SELECT_METRICS,
     VAL_SPLITS,
     TrainSettings,
+    ensemble_alpha_arg,
     image_size_arg,
 )
 
@@ -179,6 +180,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         flip=args.flip,
         select_metric=args.select_metric,
         pooled_start=args.pooled_start,
+        ensemble_alpha=args.ensemble_alpha,
         amp=args.amp,
         device=args.device,
         seed=args.seed,
@@ -318,6 +320,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         default=d.pooled_start,
         help="let the untrained pooled features (no head) compete as the start",
+    )
+    train.add_argument(
+        "--ensemble-alpha",
+        type=ensemble_alpha_arg,
+        default=d.ensemble_alpha,
+        help="keep start + ALPHA x (trained - start), from 0 (the start) to 1 (as trained): "
+        "weight-space ensembling keeps generality on classes you did not label",
     )
     train.add_argument(
         "--amp", action=argparse.BooleanOptionalAction, default=d.amp, help="mixed precision on CUDA"

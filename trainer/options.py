@@ -51,6 +51,17 @@ def image_size_arg(text: str) -> int:
     return value
 
 
+def ensemble_alpha_arg(text: str) -> float:
+    """argparse type of `--ensemble-alpha`: a number from 0 (the start) to 1 (as trained)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {value}")
+    return value
+
+
 def is_checkpoint_spec(spec: str) -> bool:
     """True when a model spec names a file rather than a backbone."""
     return spec.endswith(".safetensors") or os.sep in spec or Path(spec).suffix in PICKLE_SUFFIXES
@@ -94,4 +105,5 @@ class TrainSettings:
     resume: str | None = None
     select_metric: str = "map@r"
     pooled_start: bool = True
+    ensemble_alpha: float = 0.75  # kept: start + α (trained − start), WiSE-FT; 1 = as trained
     eval_batch_size: int = 64

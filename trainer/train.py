@@ -2,9 +2,10 @@
 
 Built so that training never leaves a person worse off than not training: the head starts
 at PCA of the pretrained features (step 0 keeps their geometry), BatchNorm stays frozen,
-the backbone learns slower than the head after a warm-up, and the untrained start (epoch 0:
-the PCA head, or the plain pooled features when those score higher) competes for the best
-held-out score that decides which weights become `out`.
+the backbone learns slower than the head after a warm-up, every epoch's candidate is the
+weight-space ensemble start + α (trained − start) (`weight_ensemble`, α = `ensemble_alpha`),
+and the untrained start (epoch 0: the PCA head, or the plain pooled features when those score
+higher) competes for the best held-out score that decides which weights become `out`.
 Progress goes to plain callbacks, so the CLI shows tqdm bars and the GUI a live plot.
 """
 
@@ -47,6 +48,7 @@ from .options import (
 from .samplers import PKBatchSampler
 from .train_state import load_train_state, save_train_state, state_path_for
 from .transforms import train_transform
+from .weight_ensemble import ensembled, snapshot
 
 PCA_MAX_IMAGES = 2048
 # what a resumed run must share with the saved one: the network, and the class split (seed, fraction)
@@ -172,6 +174,8 @@ def check_settings(settings: TrainSettings) -> None:
         )
     if settings.embedding_dim is not None and settings.embedding_dim < 2:
         raise InputError(f"embedding dim must be at least 2 (or none), got {settings.embedding_dim}")
+    if not 0.0 <= settings.ensemble_alpha <= 1.0:
+        raise InputError(f"ensemble alpha must be from 0 to 1, got {settings.ensemble_alpha}")
 
 
 def model_config(settings: TrainSettings) -> ModelConfig:
@@ -274,6 +278,7 @@ class _Run:
         self.start_metrics: dict[str, float] = {}
         self.skipped_steps = 0
         self.pooled_start: tuple[EmbeddingNet, dict[str, float]] | None = None
+        self.start_state: dict[str, torch.Tensor] | None = None  # the PCA-head start, rank 0
 
     # ----------------------------------------------------------------- setup
     def run(self) -> TrainResult:
@@ -378,6 +383,7 @@ class _Run:
         if self.context.is_main:
             self.pooled_start = self._pooled_candidate()
             self._init_head()
+            self.start_state = snapshot(self.model)
         self._finish_epoch(0)
         return 0
 
@@ -440,6 +446,12 @@ class _Run:
         self.best_key = self._selection_key(self.best_metrics)
         self.start_metrics = state["start_metrics"]
         self.skipped_steps = state["skipped_steps"]
+        start = state.get("start_model") or {}  # empty on other ranks and in older states
+        self.start_state = {k: v.to(self.device) for k, v in start.items()} or None
+        if self.start_state is None and self.context.is_main and self.settings.ensemble_alpha != 1.0:
+            raise InputError(
+                "this training state has no start weights to ensemble with; resume with --ensemble-alpha 1"
+            )
         return int(state["epoch"])
 
     # ----------------------------------------------------------------- training
@@ -523,7 +535,8 @@ class _Run:
     def _finish_epoch(self, epoch: int) -> None:
         """Validate on held-out classes, keep the best weights, save the resumable state (rank 0)."""
         if self.context.is_main:
-            model, metrics = self.model, self.validate()
+            model = self._candidate(epoch)
+            metrics = self.validate(model)
             if epoch == 0 and self.pooled_start is not None:
                 if self._selection_key(self.pooled_start[1]) > self._selection_key(metrics):
                     model, metrics = self.pooled_start
@@ -553,6 +566,13 @@ class _Run:
             if self.on_epoch:
                 self.on_epoch(report)
         distributed.barrier(self.context)
+
+    def _candidate(self, epoch: int) -> EmbeddingNet:
+        """The network an epoch offers: the start + α (trained − start) ensemble (α = 1: as trained)."""
+        alpha = self.settings.ensemble_alpha
+        if epoch == 0 or alpha == 1.0 or self.start_state is None:
+            return self.model
+        return ensembled(self.model, self.start_state, alpha).eval()
 
     def _selection_key(self, metrics: dict[str, float]) -> tuple[float, float]:
         """Held-out score that ranks epochs: the chosen metric, ties broken by the other one."""
@@ -612,6 +632,7 @@ class _Run:
                 "best_metrics": self.best_metrics,
                 "start_metrics": self.start_metrics,
                 "skipped_steps": self.skipped_steps,
+                "start_model": self.start_state or {},
             },
         )
 
