@@ -3,9 +3,13 @@
 Times the parts of one optimisation step as `trainer.train` runs it (forward, mining, loss,
 backward, clipping, optimizer) at the default settings on ready image tensors, so the figure
 is the model's training speed, not the data loader's. The miner is timed on the same
-embeddings inside each step, so its share of the step comes from one run.
+embeddings inside each step, so its share of the step comes from one run. With `--reference`
+every Lookalike step is followed by one step of the textbook recipe (pytorch-metric-learning's
+distance-weighted miner and margin loss, BatchNorm in training mode, Adam; the `bench` extra) on
+the same batch, so the two speeds are measured side by side, interleaved, in one process.
 
     python -m benchmarks.trainer --batch 128 --steps 3
+    python -m benchmarks.trainer --batch 60 --image-size 96 --steps 8 --reference
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import torch
 
 from trainer.losses import make_loss
 from trainer.miners import make_miner
-from trainer.model import build_model
+from trainer.model import ModelConfig, build_model
 from trainer.optim import build_optimizer
 from trainer.options import TrainSettings
 from trainer.train import model_config
@@ -30,6 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=128, help="images per step (P x K with K = 4)")
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
+    parser.add_argument("--reference", action="store_true", help="interleave the reference recipe's steps")
     parser.add_argument("--name", default="trainer")
     return parser.parse_args(argv)
 
@@ -53,7 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
     images = torch.randn(classes * per_class, 3, args.image_size, args.image_size)
     labels = torch.arange(classes).repeat_interleave(per_class)
     generator = torch.Generator().manual_seed(0)
-    step_s, mine_s = [], []
+    reference_step = make_reference_step(args.image_size) if args.reference else None
+    step_s, mine_s, reference_s = [], [], []
     for step in range(args.steps + 1):
         start = time.perf_counter()
         embeddings = model(images)
@@ -66,19 +72,28 @@ def main(argv: list[str] | None = None) -> dict:
         params = [p for group in optimizer.param_groups for p in group["params"]]
         torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
         optimizer.step()
+        seconds = time.perf_counter() - start
+        reference = reference_step(images, labels) if reference_step else None
         if step:  # the first step warms up allocators and kernels
-            step_s.append(time.perf_counter() - start)
+            step_s.append(seconds)
             mine_s.append(mine_end - mine_start)
-        print(f"step {step}{' (warm-up)' if not step else ''}: {time.perf_counter() - start:.2f} s")
+            if reference is not None:
+                reference_s.append(reference)
+        note = f", reference {reference:.2f} s" if reference is not None else ""
+        print(f"step {step}{' (warm-up)' if not step else ''}: {seconds:.2f} s{note}")
     share = median(mine_s) / median(step_s)
     rate = len(images) / median(step_s)
     rows = [
         ["full step", step_s[-1], median(step_s)],
         [f"{settings.sampling} miner", mine_s[-1], median(mine_s)],
     ]
+    if reference_s:
+        rows.append(["reference recipe step", reference_s[-1], median(reference_s)])
     print(f"{settings.backbone}, batch {len(images)} ({classes} x {per_class}), {args.image_size} px, CPU")
     print(table(["seconds", "last step", f"median of {args.steps}"], rows))
     print(f"{rate:.1f} images/s per step; the miner is {share:.3%} of a step (target < 5 %)")
+    if reference_s:
+        print(f"reference recipe: {len(images) / median(reference_s):.1f} images/s, interleaved step by step")
     result = {
         "backbone": settings.backbone,
         "batch": len(images),
@@ -87,9 +102,39 @@ def main(argv: list[str] | None = None) -> dict:
         "miner_s": mine_s,
         "images_per_s": rate,
         "miner_share": share,
+        "threads": torch.get_num_threads(),
     }
+    if reference_s:
+        result["reference_step_s"] = reference_s
+        result["reference_images_per_s"] = len(images) / median(reference_s)
     save(args.name, result)
     return result
+
+
+def make_reference_step(image_size: int):
+    """One optimisation step of the reference recipe (as benchmarks.quality runs it), timed."""
+    from pytorch_metric_learning import losses, miners
+
+    model = build_model(ModelConfig(embedding_dim=128, image_size=image_size), seed=0).train()
+    optimizer = torch.optim.Adam(
+        [
+            {"params": model.backbone.parameters(), "lr": 1e-4},
+            {"params": model.head.parameters(), "lr": 1e-3},
+        ]
+    )
+    miner = miners.DistanceWeightedMiner(cutoff=0.5, nonzero_loss_cutoff=1.4)
+    loss_fn = losses.MarginLoss(margin=0.2, beta=1.2)
+
+    def step(images: torch.Tensor, labels: torch.Tensor) -> float:
+        start = time.perf_counter()
+        embeddings = model(images)
+        loss = loss_fn(embeddings, labels, miner(embeddings, labels))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return time.perf_counter() - start
+
+    return step
 
 
 if __name__ == "__main__":
