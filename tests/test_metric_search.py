@@ -94,3 +94,28 @@ def test_only_the_writer_saves_the_mahalanobis_fit(library):
     with Library.open(root) as writer:
         writer.search_vector(writer.catalogue.vectors()[1][0], 3, "mahalanobis")
     assert stored.exists()
+
+
+def test_a_space_made_while_the_model_changes_is_not_kept(tmp_path):
+    """The Mahalanobis fit runs outside the library lock; a switch of model meanwhile (which
+    forgets every space) must win, or the old model's whitening would serve the new vectors."""
+    import threading
+
+    from retrieval_app.core import metric_spaces
+    from retrieval_app.core.metrics import euclidean_space
+
+    made = []
+    spaces = metric_spaces.MetricSpaces(tmp_path, None, threading.RLock(), LibraryLock(tmp_path), None, len)
+
+    def make_while_switching(metric):
+        made.append(metric)
+        if len(made) == 1:
+            spaces.forget()  # what `Library.set_model` does, at the worst moment
+        return euclidean_space(metric)
+
+    spaces._make = make_while_switching
+    first = spaces.get("cosine")
+    assert first.name == "cosine"
+    spaces.get("cosine")
+    spaces.get("cosine")
+    assert made == ["cosine", "cosine"]  # made again once after the switch, then kept

@@ -63,23 +63,26 @@ class MetricSpaces:
         self._embedder = embedder
         self._library_size = library_size
         self._spaces: dict[str, MetricSpace] = {}
+        self._generation = 0  # bumped by `forget`: a space made before is not installed after
 
     def get(self, metric: str) -> MetricSpace:
         """The transform for `metric`, fitted (Mahalanobis) or loaded (learned) on first use; a
         fitted one is refitted once the library has grown by half or shrunk by a third since."""
         check_metric_name(metric)
         with self._lock:
-            space = self._spaces.get(metric)
+            space, generation = self._spaces.get(metric), self._generation
         if space is not None and not (space.fitted_on and space.stale(self._library_size(space.index_key))):
             return space
         space = self._make(metric)  # outside the lock: a fit reads and whitens up to FIT_SAMPLE vectors
         with self._lock:
-            self._spaces[metric] = space
+            if generation == self._generation:  # else the model or metric file changed meanwhile
+                self._spaces[metric] = space
         return space
 
     def forget(self, metric: str | None = None) -> None:
         """Drop the space of `metric` (or all of them): made for another model or metric file."""
         with self._lock:
+            self._generation += 1
             if metric is None:
                 self._spaces.clear()
             else:
@@ -152,7 +155,7 @@ class MetricSpaces:
             raise MetricError(f"{held_out.verdict()}; the library keeps its current metric")
         with self._lock:
             self.catalogue.set_meta("learned_metric", path)
-            self._spaces.pop("learned", None)
+            self.forget("learned")
 
     def damage(self) -> tuple[str, str] | None:
         """(file name, reason) when the saved whitening is damaged, for `check`."""
