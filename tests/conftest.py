@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,18 @@ def reproducible_hnsw(monkeypatch: pytest.MonkeyPatch) -> None:
     from retrieval_app.core import vector_index
 
     monkeypatch.setattr(vector_index, "BUILD_THREADS", 1)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Training tests on shared CI cores: one intra-op thread avoids OpenMP spin-waiting against
+    other processes (a module asks for it with `pytestmark = pytest.mark.usefixtures(...)`)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture

@@ -7,6 +7,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
+# every way a photo can be turned or mirrored, by the name a test gives its copy
+TURNS = {
+    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
+    "rot90": Image.Transpose.ROTATE_90,
+    "rot180": Image.Transpose.ROTATE_180,
+    "rot270": Image.Transpose.ROTATE_270,
+    "flip-vertical": Image.Transpose.FLIP_TOP_BOTTOM,
+    "transpose": Image.Transpose.TRANSPOSE,
+    "transverse": Image.Transpose.TRANSVERSE,
+}
+
 
 def original(seed: int, size: tuple[int, int] = (256, 192)) -> Image.Image:
     """A colourful scene (gradient, shapes, texture) that differs clearly from other seeds."""

@@ -12,18 +12,8 @@ from retrieval_app.core import metrics
 from retrieval_app.core import query as q
 from retrieval_app.core.library import Library, LibraryError
 from retrieval_app.core.vector_index import ExactIndex
-from tests.imagegen import original, write_collection
+from tests.imagegen import TURNS, original, write_collection
 from tests.vectors import unit_vectors
-
-TURNS = {
-    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
-    "rot90": Image.Transpose.ROTATE_90,
-    "rot180": Image.Transpose.ROTATE_180,
-    "rot270": Image.Transpose.ROTATE_270,
-    "flip-vertical": Image.Transpose.FLIP_TOP_BOTTOM,
-    "transpose": Image.Transpose.TRANSPOSE,
-    "transverse": Image.Transpose.TRANSVERSE,
-}
 
 
 @pytest.fixture(scope="module")

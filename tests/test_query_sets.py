@@ -9,15 +9,8 @@ from PIL import Image
 from retrieval_app.core import turned_copies
 from retrieval_app.core.groups import find_groups
 from retrieval_app.core.library import Library
+from tests.imagegen import TURNS
 from tests.similar_sets import write_similar_sets
-
-TURNS = {
-    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
-    "rot90": Image.Transpose.ROTATE_90,
-    "rot180": Image.Transpose.ROTATE_180,
-    "rot270": Image.Transpose.ROTATE_270,
-    "transpose": Image.Transpose.TRANSPOSE,
-}
 
 
 @pytest.fixture(scope="module")

@@ -25,18 +25,9 @@ from trainer.options import TrainSettings
 from trainer.train import train
 from trainer.train_state import load_train_state, state_path_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 ROOT = Path(__file__).resolve().parent.parent
 EVALUATE_KEYS = ["recall@1", "recall@2", "recall@4", "recall@8", "map@r", "classes", "images"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Shared CI cores: one intra-op thread avoids OpenMP spin-waiting against other processes."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,7 @@ from trainer.evaluation import retrieval_metrics
 from trainer.options import TrainSettings
 from trainer.train import load_data, train
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _images(counts: list[int]) -> LabelledImages:

@@ -20,13 +20,7 @@ from trainer.train import load_data, train
 from trainer.train_state import load_train_state, save_train_state
 from trainer.weight_ensemble import ensembled, interpolate_state, snapshot
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_pair():

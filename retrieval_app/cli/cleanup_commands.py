@@ -65,20 +65,27 @@ def add_flips_option(parser: argparse.ArgumentParser) -> None:
 
 
 def reviewed_sets(
-    library: Library, args: argparse.Namespace, bar: TqdmProgress, token: CancelToken
-) -> list[ReviewedSet]:
-    """The library's sets for the command's options, keepers chosen, filtered by --tier."""
-    sets = find_sets(
-        library,
-        metric=args.metric,
-        max_distance=args.max_distance,
-        min_size=args.min_size,
-        k=args.neighbours,
-        policy=policy_from(args),
-        progress=bar,
-        cancel=token,
-        flips=not args.no_flips,
-    )
+    library: Library, args: argparse.Namespace, bar: TqdmProgress, token: CancelToken, stopped: str
+) -> list[ReviewedSet] | None:
+    """The library's sets for the command's options, keepers chosen, filtered by --tier; None
+    when Ctrl+C stopped the search, after saying "stopped; `stopped`"."""
+    try:
+        sets = find_sets(
+            library,
+            metric=args.metric,
+            max_distance=args.max_distance,
+            min_size=args.min_size,
+            k=args.neighbours,
+            policy=policy_from(args),
+            progress=bar,
+            cancel=token,
+            flips=not args.no_flips,
+        )
+    except Cancelled:
+        print(f"stopped; {stopped}", file=sys.stderr)
+        return None
+    finally:
+        bar.close()
     return with_tiers(sets, args.tier) if args.tier else sets
 
 
@@ -129,14 +136,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
     tiers = check_tiers(args.tier or list(TIERS))
     bar = TqdmProgress(enabled=not args.quiet)
     with open_library(args) as library, cancel_on_interrupt() as token:
-        try:
-            sets = reviewed_sets(library, args, bar, token)
-        except Cancelled:
-            bar.close()
-            print("stopped; nothing was moved", file=sys.stderr)
+        sets = reviewed_sets(library, args, bar, token, stopped="nothing was moved")
+        if sets is None:
             return INTERRUPTED
         plan = plan_cleanup(sets, tiers)
-        bar.close()
         if not args.yes:
             for move in plan:
                 print(

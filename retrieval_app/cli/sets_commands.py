@@ -64,13 +64,9 @@ def cmd_groups(args: argparse.Namespace) -> int:
     policy_from(args)  # a bad --keep is one line before any work
     bar = TqdmProgress(enabled=not args.quiet)
     with open_library(args) as library, cancel_on_interrupt() as token:
-        try:
-            sets = reviewed_sets(library, args, bar, token)
-        except Cancelled:
-            bar.close()
-            print("stopped; no groups shown", file=sys.stderr)
-            return INTERRUPTED
-        bar.close()
+        sets = reviewed_sets(library, args, bar, token, stopped="no groups shown")
+    if sets is None:
+        return INTERRUPTED
     if args.json:
         print(json.dumps(sets_payload(args.metric, args.max_distance, sets)))
     else:

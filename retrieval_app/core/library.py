@@ -250,8 +250,7 @@ class Library:
         offline = {folder_id for folder_id, folder in folders.items() if folder in report.unavailable}
         report.unavailable += unlisted
         diff = diff_scan(present, self.catalogue.all_files(), offline, unlisted)
-        report.added, report.changed, report.removed = diff.added, diff.changed, diff.removed
-        report.moved, report.skipped, report.unchanged = diff.moved, diff.skipped, diff.unchanged
+        report.count_scan(diff)
         self.catalogue.apply_scan(diff.inserts, diff.moves, diff.deletes)
         self._store.remove(np.asarray(diff.deletes, dtype=np.int64))
         meter.total = meter.done = len(present)

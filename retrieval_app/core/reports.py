@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 DEFAULT_K = 12  # results a search returns unless asked for another number
 
@@ -53,16 +53,29 @@ class LibraryStatus:
 
 
 @dataclass
-class IndexReport:
-    """What one indexing run did."""
+class ScanCounts:
+    """What a scan found against the catalogue: files added, changed, removed, moved, skipped
+    (unreadable) and unchanged."""
 
     added: int = 0
     changed: int = 0
     removed: int = 0
     moved: int = 0
-    embedded: int = 0
     skipped: int = 0
     unchanged: int = 0
+
+    def count_scan(self, counts: ScanCounts) -> None:
+        """Take a scan's counts as this report's."""
+        for name in (f.name for f in fields(ScanCounts)):
+            setattr(self, name, getattr(counts, name))
+
+
+@dataclass
+class IndexReport(ScanCounts):
+    """What one indexing run did: the scan's counts, then the images embedded (and `skipped`
+    grows by the files that failed to decode)."""
+
+    embedded: int = 0
     cancelled: bool = False
     seconds: float = 0.0
     unavailable: list[str] = field(default_factory=list)

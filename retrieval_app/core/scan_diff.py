@@ -14,6 +14,7 @@ from foundation.files import open_regular
 from foundation.imagetypes import extra_now_installed
 
 from . import catalogue as cat
+from .reports import ScanCounts
 from .scanner import FileEntry, fingerprint
 
 Insert = tuple[
@@ -23,18 +24,12 @@ Move = tuple[int, str, int, int, int]  # id, new path, folder, size, mtime
 
 
 @dataclass
-class ScanDiff:
+class ScanDiff(ScanCounts):
     """The catalogue rows a scan writes (in one transaction) and what they amount to."""
 
     inserts: list[Insert] = field(default_factory=list)
     moves: list[Move] = field(default_factory=list)
     deletes: list[int] = field(default_factory=list)
-    added: int = 0
-    changed: int = 0
-    removed: int = 0
-    moved: int = 0
-    skipped: int = 0
-    unchanged: int = 0
 
 
 def diff_scan(

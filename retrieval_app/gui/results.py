@@ -6,6 +6,7 @@ The base model, the delegate and the view also serve the similar-sets page (simi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QListView,
+    QMenu,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -277,6 +279,13 @@ class ResultsView(QListView):
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         self.fit_grid()
+
+    def show_menu(self, position: QPoint, build: Callable[[QModelIndex], QMenu]) -> None:
+        """Show the menu `build` makes for the card at `position` (viewport coordinates, as the
+        customContextMenuRequested signal gives it); nothing between the cards."""
+        index = self.indexAt(position)
+        if index.isValid():
+            build(index).exec(self.viewport().mapToGlobal(position))
 
     def fit_grid(self) -> None:
         """Spread the cards over the full width: as many columns as fit, the slack shared between them."""

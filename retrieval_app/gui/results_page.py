@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QPoint, Signal
+from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QLabel, QMenu, QVBoxLayout, QWidget
 
@@ -88,7 +88,7 @@ class ResultsPage(QWidget):
         self.export_bar.exportRequested.connect(self.choose_destination)
         self.progress.cancelRequested.connect(self.cancel)
         self.view.activated.connect(lambda index: self.openRequested.emit(index.data(PathRole)))
-        self.view.customContextMenuRequested.connect(self._show_menu)
+        self.view.customContextMenuRequested.connect(lambda at: self.view.show_menu(at, self.result_menu))
 
     # -- state from the window ----------------------------------------------------------
     def set_ready(self, ready: bool) -> None:
@@ -161,11 +161,6 @@ class ResultsPage(QWidget):
         exclude = "Exclude from Results" if len(paths) == 1 else f"Exclude {len(paths)} Images from Results"
         menu.addAction(exclude, lambda: self.controller.exclude(paths))
         return menu
-
-    def _show_menu(self, position: QPoint) -> None:
-        index = self.view.indexAt(position)
-        if index.isValid():
-            self.result_menu(index).exec(self.view.viewport().mapToGlobal(position))
 
     # -- export -------------------------------------------------------------------------
     def choose_destination(self) -> None:

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -234,7 +234,9 @@ class SetsPage(QWidget):
         self.groups_view.selectionModel().currentChanged.connect(self._open_group)
         self.groups_view.activated.connect(lambda _index: self.members_view.setFocus())
         self.members_view.activated.connect(lambda index: self.openRequested.emit(index.data(PathRole)))
-        self.members_view.customContextMenuRequested.connect(self._show_member_menu)
+        self.members_view.customContextMenuRequested.connect(
+            lambda at: self.members_view.show_menu(at, self.member_menu)
+        )
         self.members_model.picksChanged.connect(self._picks_changed)
         self.keep_action.triggered.connect(self._keep_current)
         self.export_bar.exportRequested.connect(self.choose_destination)
@@ -475,11 +477,6 @@ class SetsPage(QWidget):
         menu.addAction("Open", lambda: self.openRequested.emit(path))
         menu.addAction("Open Containing Folder", lambda: self.openRequested.emit(os.path.dirname(path)))
         return menu
-
-    def _show_member_menu(self, position: QPoint) -> None:
-        index = self.members_view.indexAt(position)
-        if index.isValid():
-            self.member_menu(index).exec(self.members_view.viewport().mapToGlobal(position))
 
     # -- export -------------------------------------------------------------------------
     def _update_export(self) -> None:
