@@ -67,6 +67,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
             loss=loss.detach().numpy(),
             grad=model.module.weight.grad.numpy(),
         )
+        dist.barrier()  # leave together: gloo aborts a rank whose peer tears down mid-exchange
     finally:
         dist.destroy_process_group()
 
