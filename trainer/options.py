@@ -75,7 +75,7 @@ class TrainSettings:
     out: str = "model.safetensors"
     backbone: str = DEFAULT_BACKBONE
     pretrained: bool = True
-    embedding_dim: int | None = 128
+    embedding_dim: int | None = 256  # experiment P15: 128 lost Caltech-101 generality
     image_size: int = 224
     loss: str = "margin"
     sampling: str = "distance"
