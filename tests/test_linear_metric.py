@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.metric_checks import knn_accuracy, lmnn_objective_by_loops
 from trainer.linear_metric import (
     RETRIEVAL_SHRINKAGE,
     MetricFileError,
@@ -38,16 +39,6 @@ def _noisy_classes(seed: int, n: int = 150) -> tuple[np.ndarray, np.ndarray]:
         axis=1,
     )
     return X, y
-
-
-def _knn_accuracy(
-    M: np.ndarray, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray]
-) -> float:
-    """1-NN accuracy of `test` against `train` under d_M, by brute force."""
-    (X, y), (Xt, yt) = train, test
-    differences = Xt[:, None, :] - X[None, :, :]
-    distances = np.einsum("qnd,de,qne->qn", differences, M, differences)
-    return float(np.mean(y[distances.argmin(axis=1)] == yt))
 
 
 def _separation(M: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
@@ -106,34 +97,18 @@ def test_shrinkage_grows_when_data_are_scarce_and_keeps_the_metric_finite():
 def test_lmnn_and_mmc_beat_euclidean_when_a_noisy_dimension_dominates():
     train, test = _noisy_classes(0), _noisy_classes(1)
     euclidean = np.eye(6)
-    base_accuracy = _knn_accuracy(euclidean, train, test)
+    base_accuracy = knn_accuracy(euclidean, train, test)
     assert base_accuracy < 0.75  # the noise dimension spoils Euclidean neighbours
     for M in (fit_lmnn(*train), fit_mmc(*train)):
-        assert _knn_accuracy(M, train, test) > 0.95
+        assert knn_accuracy(M, train, test) > 0.95
         assert _separation(M, *test) > 1.15 * _separation(euclidean, *test)
         assert M[5, 5] < 1e-2 * np.max(np.diag(M))  # the noise dimension is all but switched off
 
 
-def _lmnn_loss_by_loops(M: np.ndarray, X: np.ndarray, y: np.ndarray, k: int = 3, mu: float = 0.5) -> float:
-    """Weinberger & Saul's objective, targets = k nearest same-class points by Euclidean distance."""
-
-    def d2(i: int, j: int, metric: np.ndarray) -> float:
-        return float((X[i] - X[j]) @ metric @ (X[i] - X[j]))
-
-    loss = 0.0
-    for i in range(len(X)):
-        same = [j for j in range(len(X)) if j != i and y[j] == y[i]]
-        for j in sorted(same, key=lambda j: (d2(i, j, np.eye(X.shape[1])), j))[:k]:
-            loss += (1 - mu) * d2(i, j, M)
-            for impostor in (m for m in range(len(X)) if y[m] != y[i]):
-                loss += mu * max(0.0, 1 + d2(i, j, M) - d2(i, impostor, M))
-    return loss
-
-
 def test_lmnn_beats_every_scaled_euclidean_metric_on_its_exact_objective():
     X, y = _noisy_classes(2, n=45)
-    learned = _lmnn_loss_by_loops(fit_lmnn(X, y), X, y)
-    best_isotropic = min(_lmnn_loss_by_loops(scale * np.eye(6), X, y) for scale in np.logspace(-5, 0, 11))
+    learned = lmnn_objective_by_loops(fit_lmnn(X, y), X, y)
+    best_isotropic = min(lmnn_objective_by_loops(scale * np.eye(6), X, y) for scale in np.logspace(-5, 0, 11))
     assert learned < 0.5 * best_isotropic
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import sklearn.covariance as sk_covariance
 
+from tests.metric_checks import knn_accuracy, lmnn_objective_by_loops
 from trainer.linear_metric import (
     _sample_pairs,
     fit_covariance,
@@ -82,12 +83,6 @@ def _three_classes(seed: int, n: int = 40, d: int = 5) -> tuple[np.ndarray, np.n
     return X, y
 
 
-def _whitening(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, T) with (X − mean) T of identity covariance."""
-    values, vectors = np.linalg.eigh(np.cov(X, rowvar=False))
-    return X.mean(axis=0), vectors / np.sqrt(values)
-
-
 def _mmc_ratio(M: np.ndarray, similar: np.ndarray, dissimilar: np.ndarray) -> float:
     """Xing et al.'s objective in its scale-free form: Σ_dissimilar d_M / sqrt(Σ_similar d_M²)."""
     spread = sum(np.sqrt(max(float(v @ M @ v), 0.0)) for v in dissimilar)
@@ -107,7 +102,8 @@ def test_mmc_reaches_metric_learns_optimum_on_the_same_pairs(seed):
     whitened data. MMC is affine-equivariant (d_A of the whitened points equals d_{T A Tᵀ} of x),
     so its optimum maps back as T M Tᵀ: ours is fitted on both."""
     X, y = _three_classes(seed)
-    mean, T = _whitening(X)
+    mean, W = whitening(X, X.shape[1], 0.0)
+    T = W.T  # (X − mean) T has identity covariance
     Xw = (X - mean) @ T
     pairs = 300
     # fit_mmc takes labels, not pairs: draw the pairs it draws (same generator, same order)
@@ -143,7 +139,8 @@ def test_mmc_agrees_with_mmc_supervised_on_the_same_labels(seed):
     fewer similar pairs exist), so the two fits see different samples of the same pairs and agree in
     direction only to sampling error (measured 0.997 and 0.9996), not to solver precision."""
     X, y = _three_classes(seed)
-    mean, T = _whitening(X)
+    mean, W = whitening(X, X.shape[1], 0.0)
+    T = W.T  # (X − mean) T has identity covariance
     Xw = (X - mean) @ T
     ours = fit_mmc(Xw, y, pairs=2000, max_iter=3000, ridge=0.0, tol=1e-12, seed=seed)
     reference = metric_learn.MMC_Supervised(n_constraints=150, init="identity", random_state=0).fit(Xw, y)
@@ -169,34 +166,6 @@ def _lmnn_data(seed: int, n: int, noise: float) -> tuple[np.ndarray, np.ndarray]
     return X, y
 
 
-def _lmnn_objective(M: np.ndarray, X: np.ndarray, y: np.ndarray, k: int = 3, mu: float = 0.5) -> float:
-    """(1 − μ) Σ_{i, j target} d_M(i,j)² + μ Σ_{i, j target, l other class} [1 + d_M(i,j)² − d_M(i,l)²]₊,
-    targets the k nearest same-class points by Euclidean distance (metric-learn's regularization=μ
-    weights the pull term by μ and the push by 1 − μ: with μ = 0.5 the two agree)."""
-
-    def squared(i: int, j: int, metric: np.ndarray) -> float:
-        v = X[i] - X[j]
-        return float(v @ metric @ v)
-
-    loss = 0.0
-    euclidean = np.eye(X.shape[1])
-    for i in range(len(X)):
-        same = [j for j in range(len(X)) if j != i and y[j] == y[i]]
-        for j in sorted(same, key=lambda j: (squared(i, j, euclidean), j))[:k]:
-            target = squared(i, j, M)
-            loss += (1 - mu) * target
-            for other in range(len(X)):
-                if y[other] != y[i]:
-                    loss += mu * max(0.0, 1.0 + target - squared(i, other, M))
-    return loss
-
-
-def _knn_accuracy(M: np.ndarray, X: np.ndarray, y: np.ndarray, Xt: np.ndarray, yt: np.ndarray) -> float:
-    differences = Xt[:, None, :] - X[None, :, :]
-    distances = np.einsum("qnd,de,qne->qn", differences, M, differences)
-    return float(np.mean(y[distances.argmin(axis=1)] == yt))
-
-
 def _metric_learn_lmnn(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     # learn_rate 1e-7 and 1000 iterations are its defaults; regularization 0.5 = our push_weight
     reference = metric_learn.LMNN(init="identity", n_neighbors=3, regularization=0.5, max_iter=1000)
@@ -211,8 +180,8 @@ def test_lmnn_objective_is_no_worse_than_metric_learns(seed, noise):
     reference = _metric_learn_lmnn(X, y)
     # measured: ours 33.46 / 35.08 / 35.59 against 33.63 / 35.40 / 35.56 (Euclidean: 137 / 135 / 129);
     # 1-NN accuracy ours 0.953 / 0.913 / 0.927 against 0.953 / 0.913 / 0.940
-    assert _lmnn_objective(ours, X, y) <= 1.01 * _lmnn_objective(reference, X, y)
-    assert _knn_accuracy(ours, X, y, Xt, yt) >= _knn_accuracy(reference, X, y, Xt, yt) - 0.03
+    assert lmnn_objective_by_loops(ours, X, y) <= 1.01 * lmnn_objective_by_loops(reference, X, y)
+    assert knn_accuracy(ours, (X, y), (Xt, yt)) >= knn_accuracy(reference, (X, y), (Xt, yt)) - 0.03
 
 
 @pytest.mark.parametrize("noise", [1.0, 5.0])
@@ -222,7 +191,7 @@ def test_lmnn_neighbours_are_as_good_as_metric_learns_with_a_dominant_noise_dime
     ours = fit_lmnn(X, y, k=3, push_weight=0.5, max_iter=1000, tol=1e-9)
     reference = _metric_learn_lmnn(X, y)
     # measured: ours 0.913 / 0.947 against 0.940 / 0.927 (Euclidean 0.92 / 0.73)
-    assert _knn_accuracy(ours, X, y, Xt, yt) >= _knn_accuracy(reference, X, y, Xt, yt) - 0.04
+    assert knn_accuracy(ours, (X, y), (Xt, yt)) >= knn_accuracy(reference, (X, y), (Xt, yt)) - 0.04
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -236,8 +205,8 @@ def test_lmnn_on_the_libraries_whitened_vectors_matches_metric_learn_despite_a_n
     ours = fit_lmnn(Z, y, k=3, push_weight=0.5, max_iter=1000, tol=1e-9)
     reference = _metric_learn_lmnn(Z, y)
     # measured: ours 87.08 / 71.49 against 86.08 / 71.19 (Euclidean in that space 187 / 166)
-    assert _lmnn_objective(ours, Z, y) <= 1.02 * _lmnn_objective(reference, Z, y)
-    assert _lmnn_objective(ours, Z, y) < 0.6 * _lmnn_objective(np.eye(len(W)), Z, y)
+    assert lmnn_objective_by_loops(ours, Z, y) <= 1.02 * lmnn_objective_by_loops(reference, Z, y)
+    assert lmnn_objective_by_loops(ours, Z, y) < 0.6 * lmnn_objective_by_loops(np.eye(len(W)), Z, y)
 
 
 @pytest.mark.xfail(
@@ -250,4 +219,6 @@ def test_lmnn_on_the_libraries_whitened_vectors_matches_metric_learn_despite_a_n
 def test_lmnn_objective_with_a_dominant_noise_dimension_matches_metric_learn():
     X, y = _lmnn_data(0, 45, 1.0)
     ours = fit_lmnn(X, y, k=3, push_weight=0.5, max_iter=1000, tol=1e-9)
-    assert _lmnn_objective(ours, X, y) <= 1.1 * _lmnn_objective(_metric_learn_lmnn(X, y), X, y)
+    assert lmnn_objective_by_loops(ours, X, y) <= 1.1 * lmnn_objective_by_loops(
+        _metric_learn_lmnn(X, y), X, y
+    )

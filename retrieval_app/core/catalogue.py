@@ -46,9 +46,9 @@ CREATE INDEX IF NOT EXISTS files_fingerprint ON files(fingerprint);
 """
 
 
+READ_BATCH = 4096  # vectors read at a time by those who read them all (reconcile, fits)
 # Meta keys copied into the recovery file beside the database, with the folder list, so that a
 # catalogue that is lost or damaged can be rebuilt from the photo folders (`check --repair`).
-READ_BATCH = 4096  # vectors read at a time by those who read them all (reconcile, fits)
 RECOVERY_KEYS = ("model_spec", "image_size", "learned_metric")
 
 
@@ -274,6 +274,11 @@ class Catalogue:
         out_ids = np.array([r[0] for r in rows], dtype=np.int64)
         matrix = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
         return out_ids, matrix
+
+    def vectors_in_batches(self, ids: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """`vectors(ids)` READ_BATCH ids at a time, so reading them all never holds every row at once."""
+        for start in range(0, len(ids), READ_BATCH):
+            yield self.vectors(ids[start : start + READ_BATCH])
 
     def skipped(self) -> list[tuple[str, str]]:
         rows = self._query("SELECT path, reason FROM files WHERE status = 'skipped' ORDER BY path")

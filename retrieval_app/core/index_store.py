@@ -16,7 +16,7 @@ import numpy as np
 
 from foundation.atomicio import atomic_write_bytes
 
-from .catalogue import READ_BATCH, Catalogue
+from .catalogue import Catalogue
 from .ef_tuning import needs_tuning, tune_ef
 from .lock import LibraryBusyError, LibraryLock
 from .metrics import MetricSpace
@@ -104,8 +104,7 @@ class IndexStore:
         extra = np.setdiff1d(have, truth)
         missing = np.setdiff1d(truth, have)
         index.remove(extra)
-        for start in range(0, len(missing), READ_BATCH):
-            ids, vectors = self.catalogue.vectors(missing[start : start + READ_BATCH].tolist())
+        for ids, vectors in self.catalogue.vectors_in_batches(missing.tolist()):
             if len(ids):
                 index.add(ids, space.apply(vectors))
         return len(missing), len(extra)

@@ -21,7 +21,7 @@ import numpy as np
 from foundation.atomicio import atomic_target
 from trainer.linear_metric import MetricFileError, load_metric
 
-from .catalogue import READ_BATCH, Catalogue
+from .catalogue import Catalogue
 from .lock import LibraryBusyError, LibraryLock
 from .metric_learning import held_out_info, now_iso
 from .metrics import (
@@ -123,10 +123,7 @@ class MetricSpaces:
         library_size = len(ids)
         if len(ids) > FIT_SAMPLE:  # only the sample is read from the catalogue
             ids = np.sort(np.random.default_rng(0).choice(ids, FIT_SAMPLE, replace=False))
-        chunks = [
-            self.catalogue.vectors(ids[i : i + READ_BATCH].tolist())[1]
-            for i in range(0, len(ids), READ_BATCH)
-        ]
+        chunks = [vectors for _, vectors in self.catalogue.vectors_in_batches(ids.tolist())]
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
         space = mahalanobis_space(vectors, library_size=library_size)
         try:

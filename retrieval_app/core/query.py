@@ -40,8 +40,8 @@ from foundation.errors import InputError
 from foundation.images import ImageLoadError, load_image
 
 from . import catalogue as cat
-from .library import DEFAULT_K
 from .metrics import SHRINKAGE, MetricError, MetricSpace
+from .reports import DEFAULT_K
 
 if TYPE_CHECKING:
     import torch
@@ -177,8 +177,13 @@ def moved_vectors(
     moved = positives.mean(axis=0, dtype=np.float64)
     if len(negatives):
         moved = moved - weight * negatives.mean(axis=0, dtype=np.float64)
-    norms = np.linalg.norm(moved, axis=-1, keepdims=True)
-    return (moved / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    return _unit(moved).astype(np.float32)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (zero rows kept as they are)."""
+    norms = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.where(norms > 0, norms, 1.0)
 
 
 def query_points(library: Library, vectors: QueryVectors, space: MetricSpace) -> np.ndarray:
@@ -209,16 +214,12 @@ def whitened_query(
     def whiten(v: np.ndarray) -> np.ndarray:
         return v + ((v @ directions.T) * gains) @ directions
 
-    def unit(v: np.ndarray) -> np.ndarray:
-        norms = np.linalg.norm(v, axis=-1, keepdims=True)
-        return v / np.where(norms > 0, norms, 1.0)
-
     moved = moved_vectors(
-        unit(whiten(positives.astype(np.float64) - mean)),
-        unit(whiten(negatives.astype(np.float64) - mean)),
+        _unit(whiten(positives.astype(np.float64) - mean)),
+        _unit(whiten(negatives.astype(np.float64) - mean)),
         weight,
     )
-    return unit(whiten(moved.astype(np.float64))).astype(np.float32)
+    return _unit(whiten(moved.astype(np.float64))).astype(np.float32)
 
 
 def full_whitening(space: MetricSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
