@@ -324,6 +324,32 @@ def reference_transform(config: ModelConfig) -> v2.Compose:
     )
 
 
+def reference_recipe(
+    config: ModelConfig, seed: int
+) -> tuple[EmbeddingNet, Callable[[torch.Tensor, torch.Tensor], None]]:
+    """The textbook recipe's network and one optimisation step of it on a batch (labels by class)."""
+    from pytorch_metric_learning import losses, miners
+
+    model = build_model(config, seed=seed)
+    optimizer = torch.optim.Adam(
+        [
+            {"params": model.backbone.parameters(), "lr": 1e-4},
+            {"params": model.head.parameters(), "lr": 1e-3},
+        ]
+    )
+    miner = miners.DistanceWeightedMiner(cutoff=0.5, nonzero_loss_cutoff=1.4)
+    loss_fn = losses.MarginLoss(margin=0.2, beta=1.2)
+
+    def step(images: torch.Tensor, labels: torch.Tensor) -> None:
+        embeddings = model(images)
+        loss = loss_fn(embeddings, labels, miner(embeddings, labels))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return model, step
+
+
 def run_reference(
     spec: SetSpec,
     images: LabelledImages,
@@ -334,19 +360,9 @@ def run_reference(
 ) -> tuple[EmbeddingNet, dict[str, Any]]:
     """The textbook recipe through pytorch-metric-learning: the final weights, or with `val` the
     epoch with the best validation MAP@R (Recall@1 breaks ties)."""
-    from pytorch_metric_learning import losses, miners
-
     torch.manual_seed(seed)
     config = ModelConfig(embedding_dim=REFERENCE_EMBEDDING_DIM, image_size=spec.image_size)
-    model = build_model(config, seed=seed)
-    optimizer = torch.optim.Adam(
-        [
-            {"params": model.backbone.parameters(), "lr": 1e-4},
-            {"params": model.head.parameters(), "lr": 1e-3},
-        ]
-    )
-    miner = miners.DistanceWeightedMiner(cutoff=0.5, nonzero_loss_cutoff=1.4)
-    loss_fn = losses.MarginLoss(margin=0.2, beta=1.2)
+    model, step = reference_recipe(config, seed)
     sampler = PKBatchSampler(
         images.labels, CLASSES_PER_BATCH, IMAGES_PER_CLASS, seed, batches_per_epoch=steps
     )
@@ -359,11 +375,7 @@ def run_reference(
         epoch_started = time.perf_counter()
         for batch, labels in DataLoader(dataset, batch_sampler=sampler, num_workers=0):
             trained_images += len(batch)
-            embeddings = model(batch)
-            loss = loss_fn(embeddings, labels, miner(embeddings, labels))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            step(batch, labels)
         training_seconds += time.perf_counter() - epoch_started
         if val is not None:
             metrics = retrieval_metrics(*embed(model, val))

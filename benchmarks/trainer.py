@@ -27,6 +27,7 @@ from trainer.options import TrainSettings
 from trainer.train import model_config
 
 from .common import median, save, table
+from .quality import REFERENCE_EMBEDDING_DIM, reference_recipe
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -113,25 +114,13 @@ def main(argv: list[str] | None = None) -> dict:
 
 def make_reference_step(image_size: int):
     """One optimisation step of the reference recipe (as benchmarks.quality runs it), timed."""
-    from pytorch_metric_learning import losses, miners
-
-    model = build_model(ModelConfig(embedding_dim=128, image_size=image_size), seed=0).train()
-    optimizer = torch.optim.Adam(
-        [
-            {"params": model.backbone.parameters(), "lr": 1e-4},
-            {"params": model.head.parameters(), "lr": 1e-3},
-        ]
-    )
-    miner = miners.DistanceWeightedMiner(cutoff=0.5, nonzero_loss_cutoff=1.4)
-    loss_fn = losses.MarginLoss(margin=0.2, beta=1.2)
+    config = ModelConfig(embedding_dim=REFERENCE_EMBEDDING_DIM, image_size=image_size)
+    model, reference_step = reference_recipe(config, seed=0)
+    model.train()
 
     def step(images: torch.Tensor, labels: torch.Tensor) -> float:
         start = time.perf_counter()
-        embeddings = model(images)
-        loss = loss_fn(embeddings, labels, miner(embeddings, labels))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        reference_step(images, labels)
         return time.perf_counter() - start
 
     return step
