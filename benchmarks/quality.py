@@ -285,7 +285,7 @@ def run_lookalike(
 def ensemble_variants(
     kept: EmbeddingNet, state_path: str, alphas: list[float]
 ) -> list[tuple[float, EmbeddingNet]]:
-    """The run's last-epoch weights ensembled with its PCA-head start at each α (same network shape)."""
+    """The run's last-epoch weights ensembled with its head start at each α (same network shape)."""
     state = load_train_state(state_path)
     last = copy.deepcopy(kept)
     last.load_state_dict(state["model"])

@@ -2,7 +2,7 @@
 
 Trains with the product's own `trainer.train.train` on half the classes of a real labelled set
 and measures retrieval among the unseen half (zero-shot protocol); epoch 0 is the untrained
-start (pretrained backbone, PCA head), so each row also shows what training added.
+start (pretrained backbone, head start), so each row also shows what training added.
 
     python -m benchmarks.sampling --epochs 3 --image-size 64 --max-classes 40 --seeds 0 1
 """

@@ -39,10 +39,11 @@ def gratings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_training_beats_the_untrained_start_on_held_out_classes(gratings, tmp_path):
     steps, epochs = [], []
-    settings = TrainSettings(  # the product's defaults (pretrained Lite0, frozen BN, PCA head), CPU-sized
+    settings = TrainSettings(  # the product's defaults (pretrained Lite0, frozen BN), CPU-sized
         folder=str(gratings),
         out=str(tmp_path / "model.safetensors"),
         embedding_dim=32,
+        head_init="pca",  # on gratings the default LDA start already scores what training reaches
         image_size=48,
         epochs=4,
         classes_per_batch=6,
@@ -162,6 +163,7 @@ def test_pooled_features_compete_as_the_untrained_start(gratings, tmp_path):
         folder=str(gratings),
         out=str(tmp_path / "pooled.safetensors"),
         embedding_dim=2,
+        head_init="pca",
         image_size=48,
         epochs=0,
         device="cpu",
@@ -190,12 +192,14 @@ def test_cli_train_and_evaluate(gratings, tmp_path, capsys):
         "train", str(gratings), "--out", str(out), "--backbone", "mobilenet_v3_small", "--no-pretrained",
         "--embedding-dim", "16", "--image-size", "32", "--epochs", "1", "--classes-per-batch", "3",
         "--images-per-class", "3", "--batches-per-epoch", "2", "--device", "cpu", "--workers", "0",
-        "--loss", "triplet", "--sampling", "semihard", "--json", "-q",
+        "--loss", "triplet", "--sampling", "semihard", "--head-init", "pca", "--head-shrinkage", "0.6",
+        "--json", "-q",
     ]  # fmt: skip
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["out"] == str(out) and summary["epochs_completed"] == 1
-    assert read_info(out)["settings"]["loss"] == "triplet"
+    saved = read_info(out)["settings"]
+    assert (saved["loss"], saved["head_init"], saved["head_shrinkage"]) == ("triplet", "pca", 0.6)
 
     assert main(["evaluate", str(gratings), "--model", str(out), "--json"]) == 0
     printed = capsys.readouterr().out

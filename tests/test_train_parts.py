@@ -1,4 +1,4 @@
-"""Trainer building blocks: labelled-folder scanning, class split, decoding, PCA head, state, schedule."""
+"""Trainer building blocks: labelled-folder scanning, class split, decoding, head start, state, schedule."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from torchvision.transforms import v2
 
 from foundation.errors import CheckpointError
 from trainer.data import scan_labelled_folder, split_by_class
-from trainer.head_init import init_head_from_pca
+from trainer.evaluation import retrieval_metrics
+from trainer.head_init import init_head
 from trainer.model import ModelConfig, build_model
 from trainer.optim import warmup_cosine
 from trainer.options import TrainSettings
@@ -96,7 +97,7 @@ def test_pca_head_keeps_the_geometry_of_centred_features():
     rng = np.random.default_rng(0)
     features = rng.normal(size=(60, 576)) @ rng.normal(size=(576, 576)) * 0.1 + 3.0
 
-    init_head_from_pca(model, torch.tensor(features, dtype=torch.float32))
+    init_head(model, torch.tensor(features, dtype=torch.float32))
     projected = model.head(torch.tensor(features, dtype=torch.float32)).detach().numpy()
 
     centred = features - features.mean(axis=0)
@@ -109,7 +110,7 @@ def test_pca_head_with_few_images_reproduces_cosine_retrieval_of_features():
     model = build_model(ModelConfig(backbone="mobilenet_v3_small", embedding_dim=16, pretrained=False))
     features = torch.randn(6, 576, generator=torch.Generator().manual_seed(1)) + 2.0
 
-    init_head_from_pca(model, features)
+    init_head(model, features)
     out = torch.nn.functional.normalize(model.head(features), dim=1).detach().numpy()
 
     centred = (features - features.mean(dim=0)).numpy()
@@ -117,6 +118,73 @@ def test_pca_head_with_few_images_reproduces_cosine_retrieval_of_features():
     np.testing.assert_allclose(_pairwise(out), _pairwise(reference), atol=1e-3)
     assert np.abs(model.head.weight[5:].detach().numpy()).max() < 1e-2  # spare rows: tiny but not zero
     assert np.abs(model.head.weight[5:].detach().numpy()).max() > 0
+
+
+def _labelled_features(seed: int, classes: int = 6, per_class: int = 10, dim: int = 40) -> tuple:
+    """Class means plus within-class noise with three dominant nuisance directions."""
+    rng = np.random.default_rng(seed)
+    means = rng.normal(size=(classes, dim))
+    labels = np.repeat(np.arange(classes), per_class)
+    noise = rng.normal(size=(len(labels), dim)) * 0.5
+    noise[:, :3] *= 12.0  # vary within every class far more than the classes differ
+    return means[labels] + noise + 5.0, labels
+
+
+def test_lda_head_distances_are_mahalanobis_under_scikit_learns_shrunk_within_class_covariance():
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    features, labels = _labelled_features(0)
+    model = build_model(ModelConfig(backbone="mobilenet_v3_small", embedding_dim=8, pretrained=False))
+    padded = np.zeros((len(features), 576))
+    padded[:, : features.shape[1]] = features
+    init_head(model, torch.tensor(padded), torch.tensor(labels), shrinkage=0.3)
+    projected = model.head(torch.tensor(padded, dtype=torch.float32)).detach().double().numpy()
+
+    centred = padded - padded.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    pca = centred @ vt[:8].T  # the PCA head's output, by the textbook
+    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage=0.3).fit(pca, labels)
+    inverse = np.linalg.inv(lda.covariance_)  # priors-weighted shrunk class covariances
+    differences = pca[:, None, :] - pca[None, :, :]
+    reference = np.sqrt(np.einsum("ijk,kl,ijl->ij", differences, inverse, differences))
+    ours = _pairwise(projected)
+    scale = ours.sum() / reference.sum()
+    np.testing.assert_allclose(ours, scale * reference, rtol=1e-3, atol=1e-4)
+    # the same total variance as the PCA head, so the head's learning rate means the same step
+    np.testing.assert_allclose((projected - projected.mean(0)).var(0).sum(), pca.var(0).sum(), rtol=1e-3)
+
+
+def test_lda_head_retrieves_classes_a_dominant_nuisance_hides_from_the_pca_head():
+    features, labels = _labelled_features(1)
+    torch_features, torch_labels = torch.tensor(features), torch.tensor(labels)
+    recalls = {}
+    for name, given in (("pca", None), ("lda", torch_labels)):
+        model = build_model(ModelConfig(backbone="resnet18", embedding_dim=16, pretrained=False))
+        padded = torch.zeros(len(features), 512, dtype=torch.float64)
+        padded[:, : features.shape[1]] = torch_features
+        init_head(model, padded, given, shrinkage=0.3)
+        vectors = model.head(padded.float()).detach()
+        recalls[name] = float(retrieval_metrics(vectors, torch_labels)["recall@1"])
+    assert recalls["pca"] < 0.8 and recalls["lda"] > 0.95, recalls
+
+
+def test_lda_head_without_within_class_variation_is_the_pca_head():
+    features = torch.randn(6, 576, generator=torch.Generator().manual_seed(2))
+    heads = []
+    for given in (None, torch.arange(6)):  # one image per class: nothing to whiten
+        model = build_model(ModelConfig(backbone="mobilenet_v3_small", embedding_dim=4, pretrained=False))
+        init_head(model, features, given)
+        heads.append(model.head.weight.detach().clone())
+    torch.testing.assert_close(heads[0], heads[1])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [("head_init", "random", "unknown head start"), ("head_shrinkage", 1.5, "head shrinkage")],
+)
+def test_head_start_settings_are_checked(field, value, reason):
+    with pytest.raises(ValueError, match=reason):
+        check_settings(TrainSettings(folder="x", **{field: value}))
 
 
 def test_warmup_then_cosine_schedule():

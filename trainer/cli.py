@@ -27,6 +27,7 @@ from .options import (
     BACKBONE_NAMES,
     DEFAULT_BACKBONE,
     DEVICE_CHOICES,
+    HEAD_INITS,
     LOSSES,
     SAMPLINGS,
     SELECT_METRICS,
@@ -180,6 +181,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         flip=args.flip,
         select_metric=args.select_metric,
         pooled_start=args.pooled_start,
+        head_init=args.head_init,
+        head_shrinkage=args.head_shrinkage,
         ensemble_alpha=args.ensemble_alpha,
         amp=args.amp,
         device=args.device,
@@ -320,6 +323,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         default=d.pooled_start,
         help="let the untrained pooled features (no head) compete as the start",
+    )
+    train.add_argument(
+        "--head-init",
+        choices=HEAD_INITS,
+        default=d.head_init,
+        help="start of the projection head: principal axes of the pretrained features (pca), "
+        "or those whitened within your classes (lda)",
+    )
+    train.add_argument(
+        "--head-shrinkage",
+        type=float,
+        default=d.head_shrinkage,
+        help="lda start: how far each class's scatter is shrunk toward equal variances (0 to 1)",
     )
     train.add_argument(
         "--ensemble-alpha",

@@ -26,6 +26,9 @@ DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 LOSSES = ("contrastive", "triplet", "margin")
 SAMPLINGS = ("random", "semihard", "hardest", "distance")
 SELECT_METRICS = ("map@r", "recall@1")
+# "pca": the pooled features' principal axes; "lda": those axes whitened by the training images'
+# shrunk within-class scatter, so the start already separates the labelled classes (experiment P21)
+HEAD_INITS = ("lda", "pca")
 # "images": hold out other photos of every class (the person's case: their categories, new photos);
 # "classes": hold out whole classes (generality beyond the labelled categories)
 VAL_SPLITS = ("images", "classes")
@@ -105,5 +108,7 @@ class TrainSettings:
     resume: str | None = None
     select_metric: str = "map@r"
     pooled_start: bool = True
+    head_init: str = "lda"  # experiment P21: the PCA start retrieved the labelled classes worse
+    head_shrinkage: float = 0.3  # of the within-class scatter toward its mean variance (lda only)
     ensemble_alpha: float = 0.75  # kept: start + α (trained − start), WiSE-FT; 1 = as trained
     eval_batch_size: int = 64

@@ -1,10 +1,11 @@
 """Fine-tune the embedding network on labelled folders with a mined metric-learning loss.
 
 Built so that training never leaves a person worse off than not training: the head starts
-at PCA of the pretrained features (step 0 keeps their geometry), BatchNorm stays frozen,
+at PCA of the pretrained features, whitened within the labelled classes (`head_init`: step 0
+keeps their geometry and already discounts each class's own variation), BatchNorm stays frozen,
 the backbone learns slower than the head after a warm-up, every epoch's candidate is the
 weight-space ensemble start + α (trained − start) (`weight_ensemble`, α = `ensemble_alpha`),
-and the untrained start (epoch 0: the PCA head, or the plain pooled features when those score
+and the untrained start (epoch 0: the head start, or the plain pooled features when those score
 higher) competes for the best held-out score that decides which weights become `out`.
 Progress goes to plain callbacks, so the CLI shows tqdm bars and the GUI a live plot.
 """
@@ -31,12 +32,13 @@ from .data import ImageDataset, LabelledImages, scan_labelled_folder, split_by_c
 from .devices import autocast, autocast_dtype
 from .embedding import embed_images
 from .evaluation import retrieval_metrics
-from .head_init import init_head_from_pca
+from .head_init import init_head
 from .losses import make_loss
 from .miners import make_miner
 from .model import EmbeddingNet, ModelConfig, build_model
 from .optim import build_optimizer, group_schedules
 from .options import (
+    HEAD_INITS,
     LOSSES,
     SAMPLINGS,
     SELECT_METRICS,
@@ -174,6 +176,10 @@ def check_settings(settings: TrainSettings) -> None:
         )
     if settings.embedding_dim is not None and settings.embedding_dim < 2:
         raise InputError(f"embedding dim must be at least 2 (or none), got {settings.embedding_dim}")
+    if settings.head_init not in HEAD_INITS:
+        raise InputError(f"unknown head start {settings.head_init!r}; choose one of: {', '.join(HEAD_INITS)}")
+    if not 0.0 <= settings.head_shrinkage <= 1.0:
+        raise InputError(f"head shrinkage must be from 0 to 1, got {settings.head_shrinkage}")
     if not 0.0 <= settings.ensemble_alpha <= 1.0:
         raise InputError(f"ensemble alpha must be from 0 to 1, got {settings.ensemble_alpha}")
 
@@ -278,7 +284,7 @@ class _Run:
         self.start_metrics: dict[str, float] = {}
         self.skipped_steps = 0
         self.pooled_start: tuple[EmbeddingNet, dict[str, float]] | None = None
-        self.start_state: dict[str, torch.Tensor] | None = None  # the PCA-head start, rank 0
+        self.start_state: dict[str, torch.Tensor] | None = None  # the head start, rank 0
 
     # ----------------------------------------------------------------- setup
     def run(self) -> TrainResult:
@@ -379,7 +385,7 @@ class _Run:
         return min(self.settings.classes_per_batch, available)
 
     def _start_from_pretrained(self) -> int:
-        """PCA head, then epoch 0: the untrained start is validated and saved as the first best."""
+        """Head start, then epoch 0: the untrained start is validated and saved as the first best."""
         if self.context.is_main:
             self.pooled_start = self._pooled_candidate()
             self._init_head()
@@ -390,7 +396,7 @@ class _Run:
     def _pooled_candidate(self) -> tuple[EmbeddingNet, dict[str, float]] | None:
         """The pretrained pooled features without head (zero-shot), scored as an epoch-0 candidate.
 
-        A low-dimensional PCA head fitted on few images can retrieve worse than the full pooled
+        A low-dimensional head fitted on few images can retrieve worse than the full pooled
         features; offering those too makes the "not training" fallback exactly zero-shot retrieval.
         """
         settings = self.settings
@@ -409,10 +415,16 @@ class _Run:
             images = LabelledImages(
                 [images.paths[i] for i in keep], [images.labels[i] for i in keep], images.classes
             )
-        features, _ = embed_images(
+        features, labels = embed_images(
             self.model, images, self.device, self.settings.eval_batch_size, self.workers, pooled=True
         )
-        init_head_from_pca(self.model, features, seed=self.settings.seed)
+        init_head(
+            self.model,
+            features,
+            labels if self.settings.head_init == "lda" else None,
+            self.settings.head_shrinkage,
+            seed=self.settings.seed,
+        )
 
     def _load_resume_state(self, resume: str) -> dict[str, Any]:
         path = Path(resume)

@@ -4,7 +4,7 @@ Wortsman et al. 2022, "Robust fine-tuning of zero-shot models": the weights
 start + α (trained − start) keep most of what fine-tuning gained on the labelled classes and
 lose less on classes nobody labelled than the trained weights do. It costs nothing at
 inference: the result is one network of the same shape. Here the start is the pretrained
-backbone with its PCA head (`head_init`), so α = 0 is the untrained start and α = 1 the
+backbone with its head start (`head_init`), so α = 0 is the untrained start and α = 1 the
 trained network.
 """
 
