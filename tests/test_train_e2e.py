@@ -39,21 +39,23 @@ def gratings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_training_beats_the_untrained_start_on_held_out_classes(gratings, tmp_path):
     steps, epochs = [], []
-    settings = TrainSettings(  # the product's defaults (pretrained Lite0, frozen BN), CPU-sized
-        folder=str(gratings),
-        out=str(tmp_path / "model.safetensors"),
-        embedding_dim=32,
-        head_init="pca",  # on gratings the default LDA start already scores what training reaches
-        image_size=48,
-        epochs=4,
-        classes_per_batch=6,
-        images_per_class=4,
-        batches_per_epoch=8,
-        lr=1e-3,
-        device="cpu",
-        workers=0,
-        seed=0,
-        val_split="classes",
+    settings = (
+        TrainSettings(  # the product's defaults but the PCA start (pretrained Lite0, frozen BN), CPU-sized
+            folder=str(gratings),
+            out=str(tmp_path / "model.safetensors"),
+            embedding_dim=32,
+            head_init="pca",  # on gratings the default LDA start already scores what training reaches
+            image_size=48,
+            epochs=4,
+            classes_per_batch=6,
+            images_per_class=4,
+            batches_per_epoch=8,
+            lr=1e-3,
+            device="cpu",
+            workers=0,
+            seed=0,
+            val_split="classes",
+        )
     )
     result = train(settings, on_step=steps.append, on_epoch=epochs.append)
 
@@ -129,6 +131,10 @@ def test_resume_refuses_a_different_network(gratings, tmp_path):
         train(tiny(gratings, out, embedding_dim=8, resume=str(out)))
     with pytest.raises(ValueError, match="seed 7 -> 8"):  # another seed splits the classes otherwise
         train(tiny(gratings, out, seed=8, resume=str(out)))
+    with pytest.raises(ValueError, match=r"head start \('lda', 0.3\) -> \('pca', None\)"):
+        train(tiny(gratings, out, head_init="pca", resume=str(out)))
+    with pytest.raises(ValueError, match=r"head start \('lda', 0.3\) -> \('lda', 0.5\)"):
+        train(tiny(gratings, out, head_shrinkage=0.5, resume=str(out)))
 
 
 def test_non_finite_loss_skips_the_step_and_reports_it(gratings, tmp_path, monkeypatch):

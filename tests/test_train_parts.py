@@ -168,6 +168,26 @@ def test_lda_head_retrieves_classes_a_dominant_nuisance_hides_from_the_pca_head(
     assert recalls["pca"] < 0.8 and recalls["lda"] > 0.95, recalls
 
 
+def test_lda_head_with_fewer_images_than_outputs_whitens_what_they_span_and_fills_the_rest():
+    features = torch.randn(9, 576, generator=torch.Generator().manual_seed(3)) + 1.0
+    labels = torch.tensor([4, 4, 4, 7, 7, 7, 9, 9, 9])  # any label values; 6 within-class dof < 8 axes
+    model = build_model(ModelConfig(backbone="mobilenet_v3_small", embedding_dim=16, pretrained=False))
+    init_head(model, features, labels, shrinkage=0.3)
+    weight = model.head.weight.detach()
+    assert torch.isfinite(weight).all() and torch.isfinite(model.head.bias.detach()).all()
+    assert weight[8:].abs().max() < 1e-2 < weight[:8].abs().max()  # 8 axes span 9 images; the rest fill
+    centred = features.double() - features.double().mean(dim=0)
+    pca = centred @ torch.linalg.svd(centred, full_matrices=False)[2][:8].T  # the textbook PCA coordinates
+    out = model.head(features).detach()[:, :8].double()
+    turn = torch.linalg.lstsq(pca, out - out.mean(dim=0)).solution  # out = pca @ turn (+ constant)
+    index = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    within = pca - torch.stack([pca[index == c].mean(dim=0) for c in range(3)])[index]
+    scatter = within.T @ within / 9
+    shrunk = 0.7 * scatter + 0.3 * scatter.trace() / 8 * torch.eye(8, dtype=torch.float64)
+    variances = torch.linalg.eigvalsh(turn.T @ shrunk @ turn)  # whitened: a multiple of I
+    assert variances.max() / variances.min() < 1.01
+
+
 def test_lda_head_without_within_class_variation_is_the_pca_head():
     features = torch.randn(6, 576, generator=torch.Generator().manual_seed(2))
     heads = []
@@ -180,7 +200,11 @@ def test_lda_head_without_within_class_variation_is_the_pca_head():
 
 @pytest.mark.parametrize(
     ("field", "value", "reason"),
-    [("head_init", "random", "unknown head start"), ("head_shrinkage", 1.5, "head shrinkage")],
+    [
+        ("head_init", "random", "unknown head start"),
+        ("head_shrinkage", 1.5, "head shrinkage"),
+        ("head_shrinkage", 0.0, "head shrinkage"),
+    ],
 )
 def test_head_start_settings_are_checked(field, value, reason):
     with pytest.raises(ValueError, match=reason):

@@ -335,7 +335,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--head-shrinkage",
         type=float,
         default=d.head_shrinkage,
-        help="lda start: how far each class's scatter is shrunk toward equal variances (0 to 1)",
+        help="lda start: how far each class's scatter is shrunk toward equal variances (above 0, at most 1)",
     )
     train.add_argument(
         "--ensemble-alpha",

@@ -47,7 +47,7 @@ def init_head(
             out_dim - axes.shape[0], features.shape[1], generator=generator, dtype=torch.float64
         )
         extra = nn.functional.normalize(extra, dim=1) * FILL_SCALE
-        axes = torch.cat([axes, extra])
+        axes = torch.cat([axes, extra.to(axes.device)])
     with torch.no_grad():
         head.weight.copy_(axes.to(head.weight.dtype))
         head.bias.copy_((-axes @ mean).to(head.bias.dtype))
@@ -62,19 +62,18 @@ def within_class_whitened(
     (1 - shrinkage) S + shrinkage · mean variance · I before whitening. The result is scaled so the
     projected features keep the PCA projection's total variance: the same learning-rate scale.
     Without any within-class variation (one image per class) the axes are returned unchanged.
+    `shrinkage` must be above 0: with fewer images than axes the raw scatter is singular.
     """
     projected = centred @ axes.T
     classes, index = labels.to(projected.device).unique(return_inverse=True)
-    sums = torch.zeros(len(classes), projected.shape[1], dtype=projected.dtype).index_add_(
-        0, index, projected
-    )
+    sums = projected.new_zeros(len(classes), projected.shape[1]).index_add_(0, index, projected)
     counts = torch.bincount(index, minlength=len(classes)).to(projected.dtype)
     within = projected - (sums / counts[:, None])[index]
     scatter = within.T @ within / len(projected)
     mean_variance = scatter.trace() / len(scatter)
     if not mean_variance > 0:
         return axes
-    identity = torch.eye(len(scatter), dtype=scatter.dtype)
+    identity = torch.eye(len(scatter), dtype=scatter.dtype, device=scatter.device)
     values, vectors = torch.linalg.eigh((1 - shrinkage) * scatter + shrinkage * mean_variance * identity)
     whitened = (vectors / values.sqrt()).T @ axes
     return whitened * (projected.square().sum() / (centred @ whitened.T).square().sum()).sqrt()

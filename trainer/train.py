@@ -178,8 +178,8 @@ def check_settings(settings: TrainSettings) -> None:
         raise InputError(f"embedding dim must be at least 2 (or none), got {settings.embedding_dim}")
     if settings.head_init not in HEAD_INITS:
         raise InputError(f"unknown head start {settings.head_init!r}; choose one of: {', '.join(HEAD_INITS)}")
-    if not 0.0 <= settings.head_shrinkage <= 1.0:
-        raise InputError(f"head shrinkage must be from 0 to 1, got {settings.head_shrinkage}")
+    if not 0.0 < settings.head_shrinkage <= 1.0:
+        raise InputError(f"head shrinkage must be above 0 and at most 1, got {settings.head_shrinkage}")
     if not 0.0 <= settings.ensemble_alpha <= 1.0:
         raise InputError(f"ensemble alpha must be from 0 to 1, got {settings.ensemble_alpha}")
 
@@ -437,6 +437,9 @@ class _Run:
             for name in RESUME_FIXED
             if saved.get(name) != getattr(self.settings, name)
         ]
+        here = dataclasses.asdict(self.settings)
+        if _head_start(saved) != _head_start(here):
+            different.append(f"head start {_head_start(saved)} -> {_head_start(here)}")
         if different:
             raise InputError(f"cannot resume {path} with different settings: {'; '.join(different)}")
         return state
@@ -647,6 +650,12 @@ class _Run:
                 "start_model": self.start_state or {},
             },
         )
+
+
+def _head_start(settings: dict[str, Any]) -> tuple[str, float | None]:
+    """What decided a run's head start (states saved before `head_init` existed started from PCA)."""
+    method = settings.get("head_init", "pca")
+    return method, settings.get("head_shrinkage") if method == "lda" else None
 
 
 def _fmt(value: float | None) -> str:
