@@ -121,13 +121,22 @@ def test_pca_head_with_few_images_reproduces_cosine_retrieval_of_features():
 
 
 def _labelled_features(seed: int, classes: int = 6, per_class: int = 10, dim: int = 40) -> tuple:
-    """Class means plus within-class noise with three dominant nuisance directions."""
+    """Class means plus within-class noise with three dominant nuisance directions, as float64
+    features of mobilenet_v3_small's width (576; the rest zero) and their labels."""
     rng = np.random.default_rng(seed)
     means = rng.normal(size=(classes, dim))
     labels = np.repeat(np.arange(classes), per_class)
     noise = rng.normal(size=(len(labels), dim)) * 0.5
     noise[:, :3] *= 12.0  # vary within every class far more than the classes differ
-    return means[labels] + noise + 5.0, labels
+    features = np.zeros((len(labels), 576))
+    features[:, :dim] = means[labels] + noise + 5.0
+    return torch.tensor(features), torch.tensor(labels)
+
+
+def _textbook_pca(features: torch.Tensor, axes: int) -> torch.Tensor:
+    """Centred float64 features on their top principal axes, by SVD."""
+    centred = features.double() - features.double().mean(dim=0)
+    return centred @ torch.linalg.svd(centred, full_matrices=False)[2][:axes].T
 
 
 def test_lda_head_distances_are_mahalanobis_under_scikit_learns_shrunk_within_class_covariance():
@@ -135,14 +144,11 @@ def test_lda_head_distances_are_mahalanobis_under_scikit_learns_shrunk_within_cl
 
     features, labels = _labelled_features(0)
     model = build_model(ModelConfig(backbone="mobilenet_v3_small", embedding_dim=8, pretrained=False))
-    padded = np.zeros((len(features), 576))
-    padded[:, : features.shape[1]] = features
-    init_head(model, torch.tensor(padded), torch.tensor(labels), shrinkage=0.3)
-    projected = model.head(torch.tensor(padded, dtype=torch.float32)).detach().double().numpy()
+    init_head(model, features, labels, shrinkage=0.3)
+    projected = model.head(features.float()).detach().double().numpy()
 
-    centred = padded - padded.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    pca = centred @ vt[:8].T  # the PCA head's output, by the textbook
+    pca = _textbook_pca(features, 8).numpy()  # the PCA head's output, by the textbook
+    labels = labels.numpy()
     lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage=0.3).fit(pca, labels)
     inverse = np.linalg.inv(lda.covariance_)  # priors-weighted shrunk class covariances
     differences = pca[:, None, :] - pca[None, :, :]
@@ -156,15 +162,12 @@ def test_lda_head_distances_are_mahalanobis_under_scikit_learns_shrunk_within_cl
 
 def test_lda_head_retrieves_classes_a_dominant_nuisance_hides_from_the_pca_head():
     features, labels = _labelled_features(1)
-    torch_features, torch_labels = torch.tensor(features), torch.tensor(labels)
     recalls = {}
-    for name, given in (("pca", None), ("lda", torch_labels)):
-        model = build_model(ModelConfig(backbone="resnet18", embedding_dim=16, pretrained=False))
-        padded = torch.zeros(len(features), 512, dtype=torch.float64)
-        padded[:, : features.shape[1]] = torch_features
-        init_head(model, padded, given, shrinkage=0.3)
-        vectors = model.head(padded.float()).detach()
-        recalls[name] = float(retrieval_metrics(vectors, torch_labels)["recall@1"])
+    for name, given in (("pca", None), ("lda", labels)):
+        model = build_model(ModelConfig(backbone="mobilenet_v3_small", embedding_dim=16, pretrained=False))
+        init_head(model, features, given, shrinkage=0.3)
+        vectors = model.head(features.float()).detach()
+        recalls[name] = float(retrieval_metrics(vectors, labels)["recall@1"])
     assert recalls["pca"] < 0.8 and recalls["lda"] > 0.95, recalls
 
 
@@ -176,8 +179,7 @@ def test_lda_head_with_fewer_images_than_outputs_whitens_what_they_span_and_fill
     weight = model.head.weight.detach()
     assert torch.isfinite(weight).all() and torch.isfinite(model.head.bias.detach()).all()
     assert weight[8:].abs().max() < 1e-2 < weight[:8].abs().max()  # 8 axes span 9 images; the rest fill
-    centred = features.double() - features.double().mean(dim=0)
-    pca = centred @ torch.linalg.svd(centred, full_matrices=False)[2][:8].T  # the textbook PCA coordinates
+    pca = _textbook_pca(features, 8)
     out = model.head(features).detach()[:, :8].double()
     turn = torch.linalg.lstsq(pca, out - out.mean(dim=0)).solution  # out = pca @ turn (+ constant)
     index = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])
