@@ -9,7 +9,7 @@ distance-weighted miner and margin loss, BatchNorm in training mode, Adam; the `
 the same batch, so the two speeds are measured side by side, interleaved, in one process.
 
     python -m benchmarks.trainer --batch 128 --steps 3
-    python -m benchmarks.trainer --batch 60 --image-size 96 --steps 8 --reference
+    python -m benchmarks.trainer --batch 60 --image-size 96 --steps 8 --reference [--no-freeze-stem]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 
 from trainer.losses import make_loss
 from trainer.miners import make_miner
-from trainer.model import ModelConfig, build_model
+from trainer.model import ModelConfig, build_model, freeze_stem
 from trainer.optim import build_optimizer
 from trainer.options import TrainSettings
 from trainer.train import model_config
@@ -36,6 +36,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     parser.add_argument("--reference", action="store_true", help="interleave the reference recipe's steps")
+    parser.add_argument(
+        "--freeze-stem",
+        action=argparse.BooleanOptionalAction,
+        default=TrainSettings(folder="").freeze_stem,
+        help="as the trainer does by default; --no-freeze-stem times the whole backbone's backward pass",
+    )
     parser.add_argument("--name", default="trainer")
     return parser.parse_args(argv)
 
@@ -46,6 +52,8 @@ def main(argv: list[str] | None = None) -> dict:
     per_class = settings.images_per_class
     classes = args.batch // per_class
     model = build_model(model_config(settings)).train()
+    if args.freeze_stem:
+        freeze_stem(model)
     loss_fn = make_loss(settings.loss, num_classes=classes)
     miner = make_miner(settings.sampling)
     optimizer = build_optimizer(
@@ -90,7 +98,10 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     if reference_s:
         rows.append(["reference recipe step", reference_s[-1], median(reference_s)])
-    print(f"{settings.backbone}, batch {len(images)} ({classes} x {per_class}), {args.image_size} px, CPU")
+    stem = "stem frozen" if args.freeze_stem else "stem trained"
+    print(
+        f"{settings.backbone}, batch {len(images)} ({classes} x {per_class}), {args.image_size} px, {stem}, CPU"
+    )
     print(table(["seconds", "last step", f"median of {args.steps}"], rows))
     print(f"{rate:.1f} images/s per step; the miner is {share:.3%} of a step (target < 5 %)")
     if reference_s:
@@ -104,6 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
         "images_per_s": rate,
         "miner_share": share,
         "threads": torch.get_num_threads(),
+        "freeze_stem": args.freeze_stem,
     }
     if reference_s:
         result["reference_step_s"] = reference_s

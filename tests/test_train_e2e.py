@@ -21,9 +21,10 @@ from trainer.cli import main
 from trainer.data import scan_labelled_folder, split_by_class
 from trainer.embedding import embed_images
 from trainer.evaluation import retrieval_metrics
+from trainer.model import build_model
 from trainer.options import TrainSettings
-from trainer.train import train
-from trainer.train_state import load_train_state, state_path_for
+from trainer.train import model_config, train
+from trainer.train_state import load_train_state, save_train_state, state_path_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,36 @@ def test_training_beats_the_untrained_start_on_held_out_classes(gratings, tmp_pa
     )
 
 
+def _stem_and_next_block_moved(
+    settings: TrainSettings, trained: dict[str, torch.Tensor]
+) -> tuple[bool, bool]:
+    """Whether training changed the stem's first convolution, and the first block after the stem."""
+    start = build_model(model_config(settings), seed=settings.seed).state_dict()
+    stem, after = "backbone._conv_stem.weight", "backbone._blocks.3._expand_conv.weight"
+    return not torch.equal(start[stem], trained[stem]), not torch.equal(start[after], trained[after])
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_pretrained_stem_keeps_its_weights_unless_told_otherwise(gratings, tmp_path, freeze):
+    settings = TrainSettings(
+        folder=str(gratings),
+        out=str(tmp_path / "model.safetensors"),
+        embedding_dim=16,
+        image_size=32,
+        epochs=1,
+        classes_per_batch=4,
+        images_per_class=3,
+        batches_per_epoch=2,
+        warmup_fraction=0.0,
+        device="cpu",
+        workers=0,
+        freeze_stem=freeze,
+    )
+    result = train(settings)
+    trained = load_train_state(result.state)["model"]
+    assert _stem_and_next_block_moved(settings, trained) == (not freeze, True)
+
+
 def test_resume_continues_at_the_next_epoch_with_identical_results(gratings, tmp_path):
     whole = train(tiny(gratings, tmp_path / "whole" / "m.safetensors"))
 
@@ -135,6 +166,21 @@ def test_resume_refuses_a_different_network(gratings, tmp_path):
         train(tiny(gratings, out, head_init="pca", resume=str(out)))
     with pytest.raises(ValueError, match=r"head start \('lda', 0.3\) -> \('lda', 0.5\)"):
         train(tiny(gratings, out, head_shrinkage=0.5, resume=str(out)))
+    with pytest.raises(ValueError, match="freeze_stem True -> False"):
+        train(tiny(gratings, out, freeze_stem=False, resume=str(out)))
+
+
+def test_a_state_saved_before_the_stem_could_freeze_resumes_only_with_the_stem_trained(gratings, tmp_path):
+    out = tmp_path / "m.safetensors"
+    train(tiny(gratings, out, epochs=1))
+    state_path = state_path_for(out)
+    state = load_train_state(state_path)
+    del state["settings"]["freeze_stem"]  # as saved by a version that always trained the stem
+    save_train_state(state_path, state)
+    with pytest.raises(ValueError, match="freeze_stem False -> True"):
+        train(tiny(gratings, out, epochs=2, resume=str(state_path)))
+    resumed = train(tiny(gratings, out, epochs=2, freeze_stem=False, resume=str(state_path)))
+    assert resumed.epochs_completed == 2
 
 
 def test_non_finite_loss_skips_the_step_and_reports_it(gratings, tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from foundation.errors import CheckpointError
+from trainer.backbones import BACKBONES, backbone_spec
 from trainer.data import scan_labelled_folder, split_by_class
 from trainer.evaluation import retrieval_metrics
 from trainer.head_init import init_head
@@ -297,7 +298,6 @@ def test_train_transform_crop_scale_and_flip_are_settings():
 
 
 def test_backbone_names_offered_without_torch_are_exactly_the_registry():
-    from trainer.backbones import BACKBONES
     from trainer.options import BACKBONE_NAMES
 
     assert sorted(BACKBONE_NAMES) == sorted(BACKBONES)
@@ -318,3 +318,34 @@ def test_head_warmup_holds_the_backbone_then_runs_its_own_schedule():
     assert backbone(10) > 0.0
     plain = group_schedules(groups, 40, 4, 0)
     assert all(f(step) == shared(step) for f in plain for step in range(45))
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_backbone_stem_is_every_layer_before_stride_8_and_nothing_after(name):
+    """The stem ends where the stride-4 feature maps do: no stride-4 block is left out, none later is in."""
+    spec = backbone_spec(name)
+    backbone = spec.build(False).eval()
+    stem_params = {id(p) for layer in spec.stem(backbone) for p in layer.parameters()}
+    assert stem_params
+    weighted: list[tuple[bool, int]] = []  # (in the stem, output height) of each conv / linear, as run
+
+    def record(module, inputs, output):
+        height = output.shape[1] if isinstance(module, torch.nn.Linear) else output.shape[2]  # NHWC / NCHW
+        weighted.append((id(module.weight) in stem_params, height))
+
+    hooks = [
+        m.register_forward_hook(record)
+        for m in backbone.modules()
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) and m.weight is not None
+    ]
+    with torch.no_grad():
+        backbone(torch.zeros(1, 3, 64, 64))
+    for hook in hooks:
+        hook.remove()
+    in_stem = [inside for inside, _ in weighted]
+    last = max(i for i, inside in enumerate(in_stem) if inside)
+    assert all(in_stem[: last + 1]) and not any(in_stem[last + 1 :])  # a prefix of the network
+    assert weighted[last][1] == 16  # its last layer computes stride-4 maps (64 px in)
+    after = [height for _, height in weighted[last + 1 :]]
+    # at most the next block's 1x1 expansion still runs at stride 4 before its stride-2 layer
+    assert after.index(8) <= 1, after[:6]

@@ -176,6 +176,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         warmup_fraction=args.warmup_fraction,
         head_warmup_fraction=args.head_warmup_fraction,
         frozen_bn=args.frozen_bn,
+        freeze_stem=args.freeze_stem,
         class_beta=args.class_beta,
         crop_scale=args.crop_scale,
         flip=args.flip,
@@ -297,6 +298,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fraction of the steps that train the head only, before the backbone starts to learn",
     )
     train.add_argument("--frozen-bn", action=argparse.BooleanOptionalAction, default=d.frozen_bn)
+    train.add_argument(
+        "--freeze-stem",
+        action=argparse.BooleanOptionalAction,
+        default=d.freeze_stem,
+        help="keep the pretrained layers up to stride 4 as they are (a third faster per step)",
+    )
     train.add_argument(
         "--class-beta",
         action=argparse.BooleanOptionalAction,

@@ -97,6 +97,7 @@ class TrainSettings:
     crop_scale: float = 0.7
     flip: bool = True
     frozen_bn: bool = True
+    freeze_stem: bool = True  # a pretrained stem keeps its weights (experiment P48)
     amp: bool = True
     device: str = "auto"
     seed: int = 0

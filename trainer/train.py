@@ -35,7 +35,7 @@ from .evaluation import retrieval_metrics
 from .head_init import init_head
 from .losses import make_loss
 from .miners import make_miner
-from .model import EmbeddingNet, ModelConfig, build_model
+from .model import EmbeddingNet, ModelConfig, build_model, freeze_stem
 from .optim import build_optimizer, group_schedules
 from .options import (
     HEAD_INITS,
@@ -60,6 +60,7 @@ RESUME_FIXED = (
     "image_size",
     "pretrained",
     "frozen_bn",
+    "freeze_stem",
     "loss",
     "seed",
     "train_class_fraction",
@@ -67,6 +68,8 @@ RESUME_FIXED = (
     "val_split",
     "val_fraction",
 )
+# what states saved before a RESUME_FIXED setting existed did: they trained the stem too
+RESUME_LEGACY = {"freeze_stem": False}
 
 
 @dataclass
@@ -341,6 +344,8 @@ class _Run:
             self.model = build_model(dataclasses.replace(self.config, pretrained=False), seed=settings.seed)
             self.model.config = self.config
             self.model.load_state_dict(resume_state["model"])
+        if settings.freeze_stem and settings.pretrained:
+            freeze_stem(self.model)
         self.model.to(self.device)
         self.loss.to(self.device)
         if self.device.type == "cuda":
@@ -433,9 +438,9 @@ class _Run:
         state = load_train_state(path)
         saved = state["settings"]
         different = [
-            f"{name} {saved.get(name)!r} -> {getattr(self.settings, name)!r}"
+            f"{name} {saved.get(name, RESUME_LEGACY.get(name))!r} -> {getattr(self.settings, name)!r}"
             for name in RESUME_FIXED
-            if saved.get(name) != getattr(self.settings, name)
+            if saved.get(name, RESUME_LEGACY.get(name)) != getattr(self.settings, name)
         ]
         here = dataclasses.asdict(self.settings)
         if _head_start(saved) != _head_start(here):
