@@ -34,7 +34,7 @@ class BackboneSpec:
     build: Callable[[bool], nn.Module]
     weights_id: str
     # every layer up to stride 4: generic edges and textures, which fine-tuning keeps as
-    # pretrained (experiment P48: a quarter to a third less time per CPU step, no loss)
+    # pretrained (experiment P48: CPU steps 1.4-2x faster, no loss)
     stem: Callable[[nn.Module], list[nn.Module]]
 
 

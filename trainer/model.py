@@ -114,7 +114,7 @@ def freeze_stem(model: EmbeddingNet) -> None:
     """Keep every backbone layer up to stride 4 (the stem) at its current weights.
 
     The stem's edge and texture filters serve any photos as pretrained, and not computing their
-    gradients saves a quarter to a third of a CPU training step (experiment P48).
+    gradients makes a CPU training step 1.4 × (96 px) to 2 × (224 px) faster (experiment P48).
     """
     for layer in backbone_spec(model.config.backbone).stem(model.backbone):
         for param in layer.parameters():
