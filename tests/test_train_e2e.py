@@ -97,18 +97,14 @@ def _stem_and_next_block_moved(
 
 @pytest.mark.parametrize("freeze", [True, False])
 def test_pretrained_stem_keeps_its_weights_unless_told_otherwise(gratings, tmp_path, freeze):
-    settings = TrainSettings(
-        folder=str(gratings),
-        out=str(tmp_path / "model.safetensors"),
-        embedding_dim=16,
-        image_size=32,
+    settings = tiny(  # the default pretrained network: the stem is frozen only when it starts pretrained
+        gratings,
+        tmp_path / "model.safetensors",
+        backbone="efficientnet-lite0",
+        pretrained=True,
         epochs=1,
-        classes_per_batch=4,
-        images_per_class=3,
         batches_per_epoch=2,
         warmup_fraction=0.0,
-        device="cpu",
-        workers=0,
         freeze_stem=freeze,
     )
     result = train(settings)

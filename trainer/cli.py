@@ -302,7 +302,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--freeze-stem",
         action=argparse.BooleanOptionalAction,
         default=d.freeze_stem,
-        help="keep the pretrained layers up to stride 4 as they are (1.4-2x faster CPU steps; their BatchNorm follows --frozen-bn)",
+        help="keep the pretrained layers up to stride 4 as they are "
+        "(1.4-2x faster CPU steps; their BatchNorm follows --frozen-bn)",
     )
     train.add_argument(
         "--class-beta",
